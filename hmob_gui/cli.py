@@ -1,0 +1,246 @@
+"""``hmob``: train, evaluate and export from the command line, headless.
+
+argparse (standard library) parses the flags and tqdm draws the progress bars;
+every command ends with a one-screen summary, and every user error is one
+line on stderr with exit status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from .core.errors import HmobError
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class TqdmListener:
+    """Turns training events into a tqdm bar over samples and one line per epoch."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self.bar = None
+
+    def __call__(self, event) -> None:
+        from tqdm import tqdm
+
+        from .core import training as t
+
+        if isinstance(event, t.TrainingStarted):
+            self.bar = tqdm(total=event.n_train * event.epochs, unit="img", unit_scale=True,
+                            desc=f"{event.kind} on {event.device}", disable=self.quiet, dynamic_ncols=True)
+        elif isinstance(event, t.BatchProgress) and self.bar is not None:
+            self.bar.update(event.samples_seen - self.bar.n)
+            self.bar.set_postfix_str(f"epoch {event.epoch}/{event.epochs} loss {event.loss:.4f}")
+        elif isinstance(event, t.EpochFinished) and self.bar is not None:
+            m = event.metrics
+            self.bar.write(
+                f"epoch {event.epoch:>3}/{event.epochs}: train loss {m['train_loss']:.4f}  "
+                f"train acc {m['train_accuracy']:.2%}  val acc {m['val_accuracy']:.2%}  ({m['seconds']:.1f} s)"
+            )
+        elif isinstance(event, t.TrainingFinished) and self.bar is not None:
+            self.bar.close()
+
+
+def download_progress(quiet: bool = False):
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def report(name: str, done: int, total: int | None) -> None:
+        if quiet:
+            return
+        bar = bars.get(name)
+        if bar is None:
+            bar = bars[name] = tqdm(total=total, unit="B", unit_scale=True, desc=name)
+        bar.update(done - bar.n)
+        if total is not None and done >= total:
+            bar.close()
+
+    return report
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="mnist", help="mnist, fashion-mnist or kmnist (default: mnist)")
+    p.add_argument("--data", metavar="DIR", default=None,
+                   help="folder holding the IDX files (default: $HMOB_DATA, else the per-user cache)")
+
+
+def _train_args(p: argparse.ArgumentParser, epochs: int, lr: float, batch: int, shift: int) -> None:
+    p.add_argument("--epochs", type=int, default=epochs, help=f"default {epochs}")
+    p.add_argument("--batch-size", type=int, default=batch, help=f"default {batch}")
+    p.add_argument("--lr", type=float, default=lr, help=f"Adam learning rate (default {lr})")
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--augment-shift", type=int, default=shift, metavar="PX",
+                   help=f"random translation of up to PX pixels (default {shift})")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--snapshot-every", type=int, default=1000, metavar="N", help="samples between snapshots")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _train_config(args):
+    from .core.training import TrainConfig
+
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
+                       weight_decay=args.weight_decay, seed=args.seed, snapshot_every=args.snapshot_every,
+                       augment_shift=args.augment_shift, device=args.device)
+
+
+def _finish(outcome, out: str, quiet: bool) -> int:
+    result = outcome.result
+    if result.status == "failed":
+        print(f"error: {result.message}", file=sys.stderr)
+    path = outcome.save(out)
+    summary = _format_metrics(outcome.result.test_metrics)
+    print(f"{outcome.job.kind} {result.status} in {result.seconds:.0f} s; test {summary}")
+    print(f"saved {path}")
+    return 0 if result.status != "failed" else 1
+
+
+def _format_metrics(metrics: dict) -> str:
+    parts = []
+    for key in ("accuracy", "mixture_accuracy", "loss"):
+        if key in metrics:
+            value = metrics[key]
+            parts.append(f"{key.replace('_', ' ')} {value:.2%}" if "accuracy" in key else f"{key} {value:.4f}")
+    return ", ".join(parts) or "not evaluated"
+
+
+def cmd_train_teacher(args) -> int:
+    from .core.jobs import TeacherJob, run_job
+
+    job = TeacherJob(train=_train_config(args), dataset=args.dataset, data_dir=args.data)
+    outcome = run_job(job, TqdmListener(args.quiet), progress=download_progress(args.quiet))
+    return _finish(outcome, args.out, args.quiet)
+
+
+def cmd_train_tree(args) -> int:
+    from .core.jobs import TreeJob, run_job
+    from .core.tree import TreeConfig
+
+    tree = TreeConfig(depth=args.depth, beta=args.beta, learn_beta=args.learn_beta,
+                      penalty_strength=args.penalty, penalty_decay=args.penalty_decay, ema_window=args.ema_window)
+    job = TreeJob(tree=tree, train=_train_config(args), targets="distilled" if args.distill else "hard",
+                  temperature=args.temperature, teacher_path=args.teacher, dataset=args.dataset, data_dir=args.data)
+    outcome = run_job(job, TqdmListener(args.quiet), progress=download_progress(args.quiet))
+    return _finish(outcome, args.out, args.quiet)
+
+
+def cmd_eval(args) -> int:
+    import torch
+
+    from .core.checkpoint import load_checkpoint
+    from .core.data import load_dataset
+    from .core.training import TeacherTask, TreeTask
+
+    ckpt = load_checkpoint(args.checkpoint)
+    model = ckpt.build()
+    data = load_dataset(args.dataset or ckpt.dataset.get("name", "mnist"), args.data,
+                        progress=download_progress(False))
+    split = getattr(data, args.split)
+    task = TreeTask(model) if ckpt.kind == "tree" else TeacherTask(model)
+    x, y = split.tensors()
+    with torch.no_grad():
+        metrics = task.evaluate(x, y)
+    print(f"{ckpt.path}: {ckpt.summary()}")
+    print(f"{args.split} set ({len(split):,} images): {_format_metrics(metrics)}")
+    if ckpt.history:
+        last = ckpt.history[-1]
+        print(f"trained {last['epoch']} epochs; last validation accuracy {last['val_accuracy']:.2%}")
+    return 0
+
+
+def cmd_download(args) -> int:
+    from .core.data import download_dataset
+
+    folder = download_dataset(args.dataset, args.data, progress=download_progress(False))
+    print(f"{args.dataset} ready in {folder}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    from .core.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(args.checkpoint)
+    print(f"{ckpt.path}: {ckpt.summary()}")
+    print(f"model:    {ckpt.model_config}")
+    print(f"training: {ckpt.training} {ckpt.train_config}")
+    print(f"metrics:  {ckpt.metrics}")
+    print(f"created:  {ckpt.created}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hmob", description="Distil a CNN into a soft decision tree and look inside it.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train-teacher", help="train the CNN teacher")
+    _data_args(p)
+    _train_args(p, epochs=15, lr=1e-3, batch=128, shift=2)
+    p.add_argument("--out", default="teacher.pt", help="checkpoint to write (default teacher.pt)")
+    p.set_defaults(func=cmd_train_teacher)
+
+    p = sub.add_parser("train-tree", help="train a soft decision tree (distilled or on hard labels)")
+    _data_args(p)
+    p.add_argument("--depth", type=int, default=4, help="1…10 (default 4)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--distill", dest="distill", action="store_true", default=True,
+                   help="learn the teacher's soft targets (default)")
+    g.add_argument("--hard", dest="distill", action="store_false", help="learn the true labels")
+    p.add_argument("--teacher", default=None, metavar="CKPT",
+                   help="teacher checkpoint for --distill (default: the shipped one)")
+    p.add_argument("--temperature", type=float, default=1.0, help="softmax temperature of the soft targets")
+    p.add_argument("--beta", type=float, default=1.0, help="inverse temperature β of the inner nodes")
+    p.add_argument("--learn-beta", action="store_true", help="learn β (starting from --beta)")
+    p.add_argument("--lambda", dest="penalty", type=float, default=0.1, help="balanced-split penalty strength λ")
+    p.add_argument("--penalty-decay", type=float, default=0.5, help="penalty factor per level of depth (paper: 0.5)")
+    p.add_argument("--ema-window", type=float, default=1.0,
+                   help="running-average window in batches at the root, doubled per level")
+    _train_args(p, epochs=40, lr=0.01, batch=128, shift=0)
+    p.add_argument("--out", default="tree.pt", help="checkpoint to write (default tree.pt)")
+    p.set_defaults(func=cmd_train_tree)
+
+    p = sub.add_parser("eval", help="accuracy of a checkpoint on real data")
+    p.add_argument("checkpoint")
+    p.add_argument("--dataset", default=None, help="default: the one it was trained on")
+    p.add_argument("--data", metavar="DIR", default=None)
+    p.add_argument("--split", choices=("test", "val", "train"), default="test")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("info", help="what a checkpoint holds")
+    p.add_argument("checkpoint")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("download", help="fetch a data set into the per-user cache (or --data DIR)")
+    _data_args(p)
+    p.set_defaults(func=cmd_download)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "command", None) == "train-tree" and args.distill and args.teacher is None:
+        from .core.paths import SHIPPED_TEACHER, shipped_checkpoint
+
+        args.teacher = str(shipped_checkpoint(SHIPPED_TEACHER))
+    try:
+        return args.func(args)
+    except HmobError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

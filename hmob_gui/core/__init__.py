@@ -1,0 +1,1 @@
+"""The engine: data, models, training, snapshots, explanations, checkpoints. No Qt here."""

@@ -1,0 +1,101 @@
+"""Save a whole training run (settings, metrics, snapshot history, final model) and reopen it.
+
+Same safety rules as checkpoints: a plain dict of strings, numbers, lists and
+tensors, written atomically and read with ``torch.load(weights_only=True)``.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .atomic import atomic_path
+from .errors import CheckpointError
+from .history import SnapshotHistory
+from .snapshot import TreeSnapshot
+
+RUN_FORMAT = "hmob-gui run"
+RUN_FORMAT_VERSION = 1
+RUN_SUFFIX = ".hmobrun"
+
+
+@dataclass
+class SavedRun:
+    settings: dict = field(default_factory=dict)  # what the GUI form held: job settings, data set…
+    history: list = field(default_factory=list)  # one metrics dict per epoch
+    test_metrics: dict = field(default_factory=dict)
+    snapshots: list = field(default_factory=list)  # TreeSnapshot, in order
+    checkpoint: dict | None = None  # the final model as a checkpoint payload, when there is one
+    path: Path | None = None
+
+    def to_history(self, budget_bytes: int | None = None) -> SnapshotHistory:
+        h = SnapshotHistory(budget_bytes) if budget_bytes else SnapshotHistory()
+        for s in self.snapshots:
+            h.add(s)
+        return h
+
+
+def _snapshot_payload(s: TreeSnapshot) -> dict:
+    d = s.to_arrays()
+    for key in ("filters", "biases", "leaf_distributions"):
+        d[key] = torch.from_numpy(np.ascontiguousarray(d[key]))
+    return d
+
+
+def _snapshot_from_payload(d: dict) -> TreeSnapshot:
+    d = dict(d)
+    for key in ("filters", "biases", "leaf_distributions"):
+        if not isinstance(d.get(key), torch.Tensor):
+            raise CheckpointError(f"damaged run file (snapshot {key} missing)")
+        d[key] = d[key].numpy()
+    return TreeSnapshot.from_arrays(d)
+
+
+def save_run(path: str | os.PathLike, run: SavedRun) -> Path:
+    payload = {
+        "format": RUN_FORMAT,
+        "format_version": RUN_FORMAT_VERSION,
+        "settings": run.settings,
+        "history": run.history,
+        "test_metrics": run.test_metrics,
+        "snapshots": [_snapshot_payload(s) for s in run.snapshots],
+        "checkpoint": run.checkpoint,
+    }
+    with atomic_path(path, CheckpointError) as tmp:
+        torch.save(payload, tmp)
+    return Path(path)
+
+
+def load_run(path: str | os.PathLike) -> SavedRun:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"{path}: refused: the file contains objects other than data (it could run code)") from None
+    except Exception as exc:
+        raise CheckpointError(f"{path}: not a readable run file (truncated or corrupt?) — {type(exc).__name__}") from None
+    if not isinstance(payload, dict) or payload.get("format") != RUN_FORMAT:
+        raise CheckpointError(f"{path}: not an hmob-gui run file")
+    if not isinstance(payload.get("format_version"), int) or payload["format_version"] > RUN_FORMAT_VERSION:
+        raise CheckpointError(f"{path}: run file version {payload.get('format_version')!r} is newer than this app reads")
+    try:
+        snapshots = [_snapshot_from_payload(d) for d in payload.get("snapshots") or []]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: damaged run file ({exc})") from None
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    return SavedRun(
+        settings=payload.get("settings") or {},
+        history=payload.get("history") or [],
+        test_metrics=payload.get("test_metrics") or {},
+        snapshots=snapshots,
+        checkpoint=payload.get("checkpoint"),
+        path=path,
+    )
