@@ -84,3 +84,30 @@ def soft_targets(teacher: nn.Module, x: Tensor, temperature: float = 1.0, batch_
     finally:
         teacher.train(was_training)
     return torch.cat(parts) if parts else x.new_zeros(0, 10)
+
+
+class TeacherPredictor:
+    """A frozen CPU copy of a teacher that answers single inputs from any thread.
+
+    The worker thread owns the model being trained; the GUI gets one of these
+    (a plain callable on numpy arrays) to show the teacher's opinion of a drawing.
+    """
+
+    def __init__(self, model: nn.Module):
+        import copy
+
+        self._model = copy.deepcopy(model).to("cpu").eval()
+        for p in self._model.parameters():
+            p.requires_grad_(False)
+        self.input_shape = tuple(model.config.input_shape)
+
+    @torch.no_grad()
+    def predict_proba(self, x) -> "np.ndarray":
+        """Class probabilities for one input (C×H×W) or a batch (N×C×H×W), values in [0, 1]."""
+        import numpy as np
+
+        arr = np.asarray(x, dtype=np.float32)
+        single = arr.ndim == len(self.input_shape)
+        batch = torch.from_numpy(arr.reshape(-1, *self.input_shape).copy())
+        probs = F.softmax(self._model(batch), dim=1).numpy()
+        return probs[0] if single else probs
