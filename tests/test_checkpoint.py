@@ -1,0 +1,160 @@
+"""Checkpoints and run files: round trips, and every bad file refused with a reason."""
+import os
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from hmob_gui.core.checkpoint import checkpoint_payload, load_checkpoint, load_model, save_checkpoint, save_payload
+from hmob_gui.core.errors import CheckpointError
+from hmob_gui.core.runfile import SavedRun, load_run, save_run
+from hmob_gui.core.snapshot import make_tree_snapshot
+from hmob_gui.core.teacher import TeacherCNN, TeacherConfig
+from hmob_gui.core.tree import SoftDecisionTree, TreeConfig
+
+
+@pytest.fixture
+def tree():
+    torch.manual_seed(0)
+    return SoftDecisionTree(TreeConfig(depth=3, beta=0.8, learn_beta=True)).eval()
+
+
+def test_tree_round_trip_keeps_everything(tmp_path, tree):
+    path = save_checkpoint(tmp_path / "t.pt", "tree", tree, metrics={"test_accuracy": 0.9},
+                           history=[{"epoch": 1, "val_accuracy": 0.8}], training={"targets": "hard"},
+                           dataset={"name": "mnist", "class_names": list("0123456789")})
+    model, ckpt = load_model(path, expect_kind="tree")
+    x = torch.rand(5, 1, 28, 28)
+    torch.testing.assert_close(model.predict_proba(x, "mixture"), tree.predict_proba(x, "mixture"))
+    assert model.config == tree.config
+    assert ckpt.metrics["test_accuracy"] == 0.9 and ckpt.history[0]["epoch"] == 1
+    assert ckpt.summary().startswith("tree of depth 3 (hard)")
+    assert [p.name for p in tmp_path.iterdir()] == ["t.pt"]  # no temporary file left
+
+
+def test_teacher_round_trip(tmp_path):
+    torch.manual_seed(0)
+    teacher = TeacherCNN(TeacherConfig()).eval()
+    model, ckpt = load_model(save_checkpoint(tmp_path / "teacher.pt", "teacher", teacher), "teacher")
+    x = torch.rand(3, 1, 28, 28)
+    torch.testing.assert_close(model(x), teacher(x))
+
+
+def test_wrong_kind(tmp_path, tree):
+    path = save_checkpoint(tmp_path / "t.pt", "tree", tree)
+    with pytest.raises(CheckpointError, match="tree checkpoint, but a teacher was expected"):
+        load_checkpoint(path, expect_kind="teacher")
+
+
+def test_config_that_does_not_fit_the_weights(tmp_path, tree):
+    payload = checkpoint_payload("tree", tree)
+    payload["model_config"]["depth"] = 4
+    path = save_payload(tmp_path / "t.pt", payload)
+    with pytest.raises(CheckpointError, match="weights do not fit its settings"):
+        load_model(path)
+    payload["model_config"]["depth"] = 99
+    with pytest.raises(CheckpointError, match="invalid model settings.*depth"):
+        load_model(save_payload(tmp_path / "t.pt", payload))
+
+
+def test_truncated_file(tmp_path, tree):
+    path = save_checkpoint(tmp_path / "t.pt", "tree", tree)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not a checkpoint", os.urandom(2000)])
+def test_foreign_bytes(tmp_path, content):
+    path = tmp_path / "x.pt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=str(path)):
+        load_checkpoint(path)
+
+
+def test_foreign_torch_file(tmp_path):
+    path = tmp_path / "x.pt"
+    torch.save({"weights": torch.zeros(3)}, path)
+    with pytest.raises(CheckpointError, match="not an hmob-gui checkpoint"):
+        load_checkpoint(path)
+    torch.save([1, 2, 3], path)
+    with pytest.raises(CheckpointError, match="not an hmob-gui checkpoint"):
+        load_checkpoint(path)
+
+
+class _Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_hostile_pickle_is_refused_and_runs_nothing(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": "hmob-gui checkpoint", "payload": _Exploit(str(marker))}, path)
+    with pytest.raises(CheckpointError, match="refused"):
+        load_checkpoint(path)
+    assert not marker.exists()
+    # A raw pickle (not a torch zip) is refused too.
+    path.write_bytes(pickle.dumps(_Exploit(str(marker))))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_newer_format_version(tmp_path, tree):
+    payload = checkpoint_payload("tree", tree)
+    payload["format_version"] = 99
+    with pytest.raises(CheckpointError, match="newer than this app reads"):
+        load_checkpoint(save_payload(tmp_path / "t.pt", payload))
+
+
+def test_unwritable_destination_is_refused_and_existing_file_kept(tmp_path, tree):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        save_checkpoint(tmp_path / "missing" / "t.pt", "tree", tree)
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(CheckpointError, match="does not exist|not a folder"):
+        save_checkpoint(tmp_path / "a-file" / "t.pt", "tree", tree)
+    good = save_checkpoint(tmp_path / "t.pt", "tree", tree)
+    before = good.read_bytes()
+    payload = checkpoint_payload("tree", tree)
+    payload["unpicklable"] = lambda: None  # torch.save fails half-way through writing
+    with pytest.raises(Exception):
+        save_payload(good, payload)
+    assert good.read_bytes() == before  # the old file is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "t.pt"]  # and no temporary file left
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only folders")
+def test_read_only_folder(tmp_path, tree):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        with pytest.raises(CheckpointError, match="no permission"):
+            save_checkpoint(ro / "t.pt", "tree", tree)
+    finally:
+        ro.chmod(0o700)
+
+
+def test_run_file_round_trip_and_bad_files(tmp_path, tree):
+    snaps = [make_tree_snapshot(tree, epoch=e, samples_seen=e * 100, kind="epoch", total_epochs=2) for e in range(3)]
+    run = SavedRun(settings={"depth": 3}, history=[{"epoch": 1}], test_metrics={"accuracy": 0.5},
+                   snapshots=snaps, checkpoint=checkpoint_payload("tree", tree))
+    path = save_run(tmp_path / "r.hmobrun", run)
+    back = load_run(path)
+    assert back.settings == {"depth": 3} and back.test_metrics == {"accuracy": 0.5}
+    assert len(back.snapshots) == 3 and back.snapshots[2].label() == "epoch 2 / 2"
+    np.testing.assert_array_equal(back.snapshots[1].filters, snaps[1].filters)
+    assert len(back.to_history()) == 3
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="not a readable run file"):
+        load_run(path)
+    torch.save({"format": "hmob-gui run", "x": _Exploit(str(tmp_path / "pwned"))}, path)
+    with pytest.raises(CheckpointError, match="refused"):
+        load_run(path)
+    assert not (tmp_path / "pwned").exists()
