@@ -46,7 +46,7 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QLineF, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QTransform
 from PySide6.QtWidgets import (QApplication, QFrame, QGraphicsItem, QGraphicsScene, QGraphicsView,
                                QToolTip)
@@ -491,6 +491,20 @@ OVERLAY_BOTTOM = 64.0  # and for the legend
 # -------------------------------------------------------------------- the widget
 
 
+class _TooltipFilter(QObject):
+    """Answers the viewport's tooltip events with the node under the mouse (text built on demand)."""
+
+    def __init__(self, view: "TreeView"):
+        super().__init__(view)
+        self._view = view
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.ToolTip:
+            self._view.show_tooltip(event.pos(), event.globalPos())
+            return True
+        return False
+
+
 class TreeView(QGraphicsView):
     """Zoomable, pannable view of a :class:`TreeScene` (see the module docstring)."""
 
@@ -511,6 +525,8 @@ class TreeView(QGraphicsView):
         self.setMinimumSize(320, 200)
         self._auto_fit = True
         self._press_pos = None
+        self._tooltips = _TooltipFilter(self)
+        self.viewport().installEventFilter(self._tooltips)
 
     # ---------------------------------------------------------------- public API
 
@@ -562,7 +578,7 @@ class TreeView(QGraphicsView):
         self._auto_fit = True
         rect = self.tree_scene.sceneRect()
         vp = self.viewport().rect()
-        if vp.width() < 10 or vp.height() < 10:
+        if vp.width() < 10 or vp.height() < 10 or rect.width() <= 0 or rect.height() <= 0:
             return
         usable_h = max(vp.height() - OVERLAY_TOP - OVERLAY_BOTTOM, vp.height() * 0.5)
         s = min(vp.width() / rect.width(), usable_h / rect.height())
@@ -615,15 +631,12 @@ class TreeView(QGraphicsView):
             self.fit_to_window()
         super().mouseDoubleClickEvent(event)
 
-    def viewportEvent(self, event) -> bool:
-        if event.type() == QEvent.ToolTip:
-            node = self.node_at(event.pos())
-            if node is not None:
-                QToolTip.showText(event.globalPos(), self.tree_scene.tooltip(node), self.viewport())
-            else:
-                QToolTip.hideText()
-            return True
-        return super().viewportEvent(event)
+    def show_tooltip(self, pos, global_pos) -> None:
+        node = self.node_at(pos)
+        if node is not None:
+            QToolTip.showText(global_pos, self.tree_scene.tooltip(node), self.viewport())
+        else:
+            QToolTip.hideText()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         painter.save()
