@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.errors: list[tuple[str, str]] = []  # every error shown, for tests and the log
         self.state = "idle"
         self.training_kind = "tree"
+        self.samples_seen = 0  # of the training in progress (the latest progress report)
         self._n_train = 1
         self._test_metrics: dict = {}
         self._opened_run: str | None = None

@@ -131,12 +131,12 @@ class TreeScene(QGraphicsScene):
 
     def set_snapshot(self, snapshot: TreeSnapshot | None) -> None:
         structure = None if snapshot is None else (snapshot.depth, tuple(snapshot.input_shape), snapshot.n_classes)
+        if self.explanation is not None and (snapshot is None or len(self.explanation.logits) != snapshot.n_inner):
+            self.explanation = None
         if structure != self._structure:
             self._rebuild(snapshot)
             self._structure = structure
         self.snapshot = snapshot
-        if self.explanation is not None and (snapshot is None or len(self.explanation.logits) != snapshot.n_inner):
-            self.explanation = None
         self._labels.clear()
         self._refresh()
 

@@ -232,18 +232,18 @@ class ModelWorker(QObject):
             self.busyChanged.emit("training the tree")
             outcome = run_job(request.tree_job, self._listener, control, data=data, teacher=teacher)
             status = outcome.result.status
-            if outcome.result.history or status == "completed":
-                self._outcome, self._tree = outcome, outcome.model
-                self._tree_payload_info = {}
-                last = outcome.result.history[-1]["epoch"] if outcome.result.history else 0
-                acc = outcome.result.test_metrics.get("accuracy")
-                summary = (f"tree of depth {request.tree_job.tree.depth} ({request.tree_job.targets}) trained here"
-                           + (f", test accuracy {acc:.2%}" if acc is not None else f", {status}"))
-                info = ModelInfo("tree", summary, "", outcome.checkpoint_metrics(), outcome.result.history,
-                                 {"model": outcome.model.config.to_dict(), "training": request.tree_job.training_info()})
-                self._emit_tree(outcome.model, info, epoch=last, total_epochs=request.tree_job.train.epochs,
-                                kind="final", samples_seen=outcome.result.history[-1]["samples_seen"] if last else 0,
-                                class_names=data.dataset.class_names)
+            # completed, stopped (the partly trained tree) or failed (its last good weights): current now
+            self._outcome, self._tree = outcome, outcome.model
+            self._tree_payload_info = {}
+            last = outcome.result.history[-1]["epoch"] if outcome.result.history else 0
+            acc = outcome.result.test_metrics.get("accuracy")
+            summary = (f"tree of depth {request.tree_job.tree.depth} ({request.tree_job.targets}) trained here"
+                       + (f", test accuracy {acc:.2%}" if acc is not None else f", {status}"))
+            info = ModelInfo("tree", summary, "", outcome.checkpoint_metrics(), outcome.result.history,
+                             {"model": outcome.model.config.to_dict(), "training": request.tree_job.training_info()})
+            self._emit_tree(outcome.model, info, epoch=last, total_epochs=request.tree_job.train.epochs,
+                            kind="final", samples_seen=outcome.result.history[-1]["samples_seen"] if last else 0,
+                            class_names=data.dataset.class_names)
 
         try:
             self._guarded("Training failed", run)

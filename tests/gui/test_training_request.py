@@ -1,0 +1,52 @@
+"""The form's values become core jobs, or are refused naming the field (no Qt needed)."""
+from __future__ import annotations
+
+import pytest
+
+from hmob_gui.gui.training_request import DEFAULTS, FormError, build_request
+
+
+def test_defaults_make_the_clis_tree_job():
+    r = build_request({})
+    job = r.tree_job
+    assert job.tree.depth == 4 and job.targets == "distilled" and job.train.snapshot_every == 1000
+    assert job.train.lr == 0.01 and job.train.batch_size == 128
+    assert r.teacher_source == "shipped" and r.teacher_path.endswith("teacher.pt")
+    assert r.teacher_job is None and r.settings == DEFAULTS
+
+
+def test_every_setting_reaches_the_job():
+    r = build_request({"depth": "6", "targets": "hard", "beta": "2.5", "learn_beta": True, "penalty": "0.3",
+                       "penalty_decay": "0.25", "ema_window": "4", "lr": "3e-3", "lr_schedule": "cosine",
+                       "weight_decay": "1e-4", "augment_shift": "2", "batch_size": "64", "epochs": "7",
+                       "snapshot_every": "0", "seed": "5", "device": "cpu", "dataset": "fashion-mnist",
+                       "data_dir": "/data", "train_limit": "3000"})
+    t, tr = r.tree_job.tree, r.tree_job.train
+    assert (t.depth, t.beta, t.learn_beta, t.penalty_strength, t.penalty_decay, t.ema_window) == (6, 2.5, True, 0.3, 0.25, 4.0)
+    assert (tr.lr, tr.lr_schedule, tr.weight_decay, tr.augment_shift, tr.batch_size, tr.epochs, tr.snapshot_every,
+            tr.seed, tr.device) == (3e-3, "cosine", 1e-4, 2, 64, 7, 0, 5, "cpu")
+    assert r.tree_job.dataset == "fashion-mnist" and r.tree_job.data_dir == "/data" and r.train_limit == 3000
+    assert not r.needs_teacher and r.teacher_path is None
+
+
+def test_training_a_new_teacher_first():
+    r = build_request({"teacher_source": "train", "teacher_epochs": "2", "device": "cpu"})
+    assert r.teacher_job.train.epochs == 2 and r.teacher_job.train.device == "cpu"
+
+
+@pytest.mark.parametrize("values, field", [
+    ({"depth": "0"}, "depth"), ({"depth": "11"}, "depth"), ({"depth": "4.5"}, "depth"),
+    ({"lr": "-1"}, "lr"), ({"lr": "nan"}, "lr"), ({"batch_size": "0"}, "batch_size"),
+    ({"epochs": "0"}, "epochs"), ({"temperature": "0"}, "temperature"), ({"beta": "-2"}, "beta"),
+    ({"penalty": "-0.1"}, "penalty"), ({"penalty_decay": "0"}, "penalty_decay"),
+    ({"ema_window": "0.5"}, "ema_window"), ({"snapshot_every": "-5"}, "snapshot_every"),
+    ({"augment_shift": "9"}, "augment_shift"), ({"weight_decay": "-1"}, "weight_decay"),
+    ({"device": "tpu"}, "device"), ({"dataset": "cifar"}, "dataset"), ({"train_limit": "10"}, "train_limit"),
+    ({"teacher_source": "file", "teacher_path": ""}, "teacher_path"),
+    ({"teacher_source": "train", "teacher_epochs": "0"}, "teacher_epochs"),
+])
+def test_bad_values_are_refused_naming_the_field(values, field):
+    with pytest.raises(FormError) as info:
+        build_request(values)
+    assert info.value.field == field
+    assert str(info.value)

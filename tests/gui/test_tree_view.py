@@ -1,0 +1,116 @@
+"""The tree view: in-place updates, the explanation overlay, the offscreen renderer."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+def _snapshot(depth=4, seed=0, **info):
+    import torch
+
+    from hmob_gui.core.snapshot import make_tree_snapshot
+    from hmob_gui.core.tree import SoftDecisionTree, TreeConfig
+
+    torch.manual_seed(seed)
+    return make_tree_snapshot(SoftDecisionTree(TreeConfig(depth=depth)), dtype=np.float32, **info)
+
+
+def _digit():
+    x = np.zeros((28, 28), np.float32)
+    x[6:22, 12:16] = 1.0  # a "1"
+    return x
+
+
+def test_set_snapshot_updates_in_place_and_rebuilds_only_on_depth_change(qtbot):
+    from hmob_gui.gui.tree_view import TreeView
+
+    view = TreeView()
+    qtbot.addWidget(view)
+    view.resize(800, 500)
+    view.show()
+    a, b = _snapshot(seed=0), _snapshot(seed=1)
+    view.set_snapshot(a)
+    items = list(view.scene().items())
+    first = view.node_images()
+    view.set_snapshot(b)
+    assert list(view.scene().items()) == items  # same items, new pictures
+    assert np.any(view.node_images() != first)
+    view.set_snapshot(_snapshot(depth=5))
+    assert len(view.scene().items()) != len(items)
+    assert view.node_images().shape[0] == 31
+
+
+def test_colour_map_is_centred_on_zero():
+    from hmob_gui.gui import colormaps
+
+    values = np.array([[[-2.0, 0.0, 2.0]]], np.float32)
+    rgba = colormaps.diverging_rgba(values, colormaps.symmetric_limits(values, per_image=True))[0, 0]
+    assert tuple(rgba[1, :3]) == tuple(colormaps.DIVERGING_LUT[128, :3])  # near white at 0
+    assert rgba[0, 2] > rgba[0, 0] and rgba[2, 0] > rgba[2, 2]  # negative blue, positive red
+
+
+def test_explanation_overlay_and_correlation_mode(qtbot):
+    from hmob_gui.core.explain import explain
+    from hmob_gui.gui.tree_view import TreeView
+
+    view = TreeView()
+    qtbot.addWidget(view)
+    view.resize(900, 500)
+    view.show()
+    snap = _snapshot()
+    view.set_snapshot(snap)
+    plain = view.grab().toImage()
+    ex = explain(snap, _digit())
+    view.set_explanation(ex)
+    with_path = view.grab().toImage()
+    assert plain != with_path
+    filters = view.node_images()
+    view.set_image_mode("correlation")
+    assert np.any(view.node_images() != filters)
+    view.set_image_mode("filters")
+    assert np.array_equal(view.node_images(), filters)
+    with pytest.raises(ValueError):
+        view.set_image_mode("nonsense")
+    view.set_snapshot(_snapshot(depth=3))  # the explanation no longer fits: dropped
+    assert view.explanation() is None
+
+
+def test_clicking_a_node_and_its_tooltip(qtbot):
+    from PySide6.QtCore import Qt
+
+    from hmob_gui.gui.tree_view import TreeView
+
+    view = TreeView()
+    qtbot.addWidget(view)
+    view.resize(900, 600)
+    view.show()
+    snap = _snapshot(depth=2)
+    view.set_snapshot(snap)
+    layout = view.tree_scene.layout
+    root = view.mapFromScene(float(layout.node_x[0]), float(layout.node_y[0] + layout.node_size[0] / 2))
+    with qtbot.waitSignal(view.nodeClicked, timeout=2000) as blocker:
+        qtbot.mouseClick(view.viewport(), Qt.LeftButton, pos=root)
+    assert blocker.args == [0]
+    assert "bias" in view.tree_scene.tooltip(0) and "depth 0" in view.tree_scene.tooltip(0)
+    leaf = view.tree_scene.tooltip(snap.n_inner)
+    assert "argmax" in leaf and "top:" in leaf
+
+
+def test_render_tree_image_reuses_one_scene(qtbot):
+    from hmob_gui.core.explain import explain
+    from hmob_gui.gui import tree_view
+
+    snap = _snapshot()
+    img = tree_view.render_tree_image(snap, size=(640, 320), caption="frame 1")
+    assert (img.width(), img.height()) == (640, 320)
+    scene = tree_view._offscreen_scene
+    img2 = tree_view.render_tree_image(_snapshot(seed=3), size=(640, 320), caption="frame 1")
+    assert tree_view._offscreen_scene is scene
+    assert img != img2
+    ex = explain(snap, _digit())
+    img3 = tree_view.render_tree_image(snap, ex, size=(640, 320), mode="correlation")
+    assert img3 != img
+    deep = tree_view.render_tree_image(_snapshot(depth=8), size=(1152, 576))
+    assert deep.width() == 1152
