@@ -36,6 +36,8 @@ class TrainingCurves(QWidget):
         layout.addWidget(self.loss_plot)
         layout.addWidget(self.acc_plot)
         self.batch_curve = self.loss_plot.plot(pen=pg.mkPen((150, 150, 150), width=1.2), name="batch (smoothed)")
+        self.batch_curve.setDownsampling(auto=True, method="peak")  # long runs stay cheap to redraw
+        self.batch_curve.setClipToView(True)
         self.train_loss_curve = self.loss_plot.plot(pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=5,
                                                     symbolBrush=(31, 119, 180), name="train")
         self.val_loss_curve = self.loss_plot.plot(pen=pg.mkPen((214, 39, 40), width=2), symbol="s", symbolSize=5,
@@ -48,8 +50,8 @@ class TrainingCurves(QWidget):
 
     def reset(self, n_train: int = 0) -> None:
         self.n_train = max(int(n_train), 1)
-        self._batch_x: list[float] = []
-        self._batch_y: list[float] = []
+        self._batch = np.empty((2, 1024))  # x, y of the smoothed batch loss; grows by doubling
+        self._n_batch = 0
         self._smoothed: float | None = None
         self.history: list[dict] = []
         for c in (self.batch_curve, self.train_loss_curve, self.val_loss_curve, self.train_acc_curve,
@@ -60,9 +62,12 @@ class TrainingCurves(QWidget):
         if not np.isfinite(loss):
             return
         self._smoothed = loss if self._smoothed is None else (1 - SMOOTHING) * self._smoothed + SMOOTHING * loss
-        self._batch_x.append(samples_seen / self.n_train)
-        self._batch_y.append(self._smoothed)
-        self.batch_curve.setData(self._batch_x, self._batch_y)
+        if self._n_batch == self._batch.shape[1]:
+            self._batch = np.concatenate([self._batch, np.empty_like(self._batch)], axis=1)
+        self._batch[:, self._n_batch] = (samples_seen / self.n_train, self._smoothed)
+        self._n_batch += 1
+        n = self._n_batch
+        self.batch_curve.setData(self._batch[0, :n], self._batch[1, :n])
 
     def add_epoch(self, metrics: dict) -> None:
         self.history.append(dict(metrics))

@@ -32,6 +32,8 @@ from .tree_view import TreeView
 from .worker import RunContents, WorkerHandle
 
 MIN_DRAW_GAP_MS = 40  # at most ~25 tree redraws a second while training
+DRAW_SHARE = 0.12  # and at most ~12% of the GUI thread's time spent redrawing the tree (it shares the CPU
+#                    and the GIL with the training: a depth-8 redraw costs ~15 ms, so ~8 a second)
 CHECKPOINT_FILTER = "Checkpoints (*.pt);;All files (*)"
 RUN_FILTER = "hmob-gui runs (*.hmobrun);;All files (*)"
 
@@ -72,6 +74,7 @@ class MainWindow(QMainWindow):
         self._opened_run: str | None = None
         self._pending_snapshot = None
         self._last_draw = 0.0
+        self._last_apply_ms = 0.0
         self._closing = False
 
         self._build_widgets()
@@ -219,11 +222,16 @@ class MainWindow(QMainWindow):
         self._draw_timer.stop()
         self._apply(snapshot)
 
+    def draw_gap_ms(self) -> float:
+        """The least time between two live redraws, from what the last one cost."""
+        cost = self._last_apply_ms + self.tree_view.last_paint_ms
+        return max(MIN_DRAW_GAP_MS, cost / DRAW_SHARE)
+
     def _show_later(self, snapshot) -> None:
         """Draw the newest snapshot soon; older ones still waiting are skipped (coalescing)."""
         self._pending_snapshot = snapshot
         if not self._draw_timer.isActive():
-            wait = MIN_DRAW_GAP_MS - (time.perf_counter() - self._last_draw) * 1000
+            wait = self.draw_gap_ms() - (time.perf_counter() - self._last_draw) * 1000
             self._draw_timer.start(max(0, int(wait)))
 
     def _draw_pending(self) -> None:
@@ -232,9 +240,11 @@ class MainWindow(QMainWindow):
             self._apply(snapshot)
 
     def _apply(self, snapshot) -> None:
+        started = time.perf_counter()
         self.displayed_snapshot = snapshot
         self.tree_view.set_snapshot(snapshot)
         self._last_draw = time.perf_counter()
+        self._last_apply_ms = (self._last_draw - started) * 1000
         if self.node_panel.node is not None:
             self._refresh_node_panel()
 

@@ -43,6 +43,7 @@ animation costs one colour-map lookup and one paint per frame.
 from __future__ import annotations
 
 import math
+import time
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -525,6 +526,7 @@ class TreeView(QGraphicsView):
         self.setMinimumSize(320, 200)
         self._auto_fit = True
         self._press_pos = None
+        self.last_paint_ms = 0.0  # how long the last repaint took (the window paces live updates by it)
         self._tooltips = _TooltipFilter(self)
         self.viewport().installEventFilter(self._tooltips)
 
@@ -637,6 +639,11 @@ class TreeView(QGraphicsView):
             QToolTip.showText(global_pos, self.tree_scene.tooltip(node), self.viewport())
         else:
             QToolTip.hideText()
+
+    def paintEvent(self, event) -> None:
+        started = time.perf_counter()
+        super().paintEvent(event)
+        self.last_paint_ms = (time.perf_counter() - started) * 1000
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         painter.save()

@@ -1,0 +1,164 @@
+"""GUI figures of issue 3: responsiveness while training, snapshot-apply time, throughput.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [--data DIR] [--train-images N]
+
+1. Applying one snapshot to the tree view (set_snapshot + a synchronous repaint
+   of a 1400×800 view), median of 30, at depth 4 and 8.      Targets ≤ 30 / 150 ms.
+2. Event-loop lateness while the window trains a depth-8 tree on the CPU: a
+   10 ms QTimer's lateness, 99th percentile.                  Target ≤ 50 ms.
+3. Training throughput with the window open ÷ headless ``run_job`` on the same
+   data and settings (best of two runs each, alternated).     Target ≥ 0.8.
+
+Needs real MNIST ($HMOB_DATA or --data). Not a test: prints figures.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def _snapshot(depth, seed):
+    import torch
+
+    from hmob_gui.core.snapshot import make_tree_snapshot
+    from hmob_gui.core.tree import SoftDecisionTree, TreeConfig
+
+    torch.manual_seed(seed)
+    return make_tree_snapshot(SoftDecisionTree(TreeConfig(depth=depth)))  # float16, as training emits them
+
+
+def bench_apply(app) -> dict:
+    from hmob_gui.gui.tree_view import TreeView
+
+    view = TreeView()
+    view.resize(1400, 800)
+    view.show()
+    app.processEvents()
+    out = {}
+    for depth, target in ((4, 30.0), (8, 150.0)):
+        snaps = [_snapshot(depth, s) for s in range(4)]
+        view.set_snapshot(snaps[0])
+        view.viewport().repaint()
+        only, full = [], []
+        for i in range(30):
+            s = snaps[i % 4]
+            t0 = time.perf_counter()
+            view.set_snapshot(s)
+            t1 = time.perf_counter()
+            view.viewport().repaint()  # the paint the event loop would do next
+            t2 = time.perf_counter()
+            only.append((t1 - t0) * 1000)
+            full.append((t2 - t0) * 1000)
+        out[depth] = (statistics.median(only), statistics.median(full))
+        print(f"apply snapshot, depth {depth}: set_snapshot {out[depth][0]:.1f} ms, with repaint "
+              f"{out[depth][1]:.1f} ms (median of 30; target ≤ {target:.0f} ms)", flush=True)
+    view.close()
+    return out
+
+
+def window_training(app, data_dir, n_train, epochs, measure_latency) -> dict:
+    """Train a depth-8 tree from the window; measure the event loop's lateness meanwhile."""
+    from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+
+    from hmob_gui.gui.main_window import MainWindow
+    from hmob_gui.gui.settings import AppSettings
+
+    settings = AppSettings(QSettings(str(Path("/tmp") / "hmob-bench-settings.ini"), QSettings.IniFormat))
+    w = MainWindow(os.environ.get("BENCH_TREE", ""), "", settings=settings)
+    w.ask_save_on_close = lambda: "discard"
+    w.show()
+    finished = {}
+    w.worker.worker.trainingFinished.connect(lambda e: finished.setdefault("event", e))
+    loop = QEventLoop()
+    w.worker.worker.requestFinished.connect(lambda status: loop.quit())
+    lateness: list[float] = []
+    timer = QTimer()
+    timer.setTimerType(Qt.PreciseTimer)
+    timer.setInterval(10)
+    last = [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        if w.state == "running" and w.samples_seen > 0:
+            lateness.append(max(0.0, (now - last[0]) * 1000 - 10.0))
+        last[0] = now
+
+    timer.timeout.connect(tick)
+    w.training_panel.set_values({"depth": "8", "targets": "hard", "device": "cpu", "epochs": str(epochs),
+                                 "train_limit": str(n_train), "snapshot_every": "1000", "batch_size": "128",
+                                 "data_dir": str(data_dir), "lr": "0.01"})
+    request = w.training_panel.validate()
+    assert request is not None, w.training_panel.error_label.text()
+    if measure_latency:
+        timer.start()
+    w.start_training(request)
+    loop.exec()
+    timer.stop()
+    event = finished["event"]
+    snapshots = len(w.timeline.history)
+    w.close()
+    w.worker.thread.wait()
+    return {"seconds": event.seconds, "lateness": lateness, "snapshots": snapshots}
+
+
+def headless_training(data_dir, n_train, epochs) -> dict:
+    from hmob_gui.core.data import load_dataset
+    from hmob_gui.core.jobs import TreeJob, run_job
+    from hmob_gui.core.training import TrainConfig
+    from hmob_gui.core.tree import TreeConfig
+
+    data = load_dataset("mnist", data_dir).subset(n_train, max(n_train // 4, 100), max(n_train // 4, 100))
+    job = TreeJob(tree=TreeConfig(depth=8), train=TrainConfig(epochs=epochs, batch_size=128, lr=0.01,
+                                                              snapshot_every=1000, device="cpu"), targets="hard")
+    outcome = run_job(job, data=data)
+    return {"seconds": outcome.result.seconds}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", default=os.environ.get("HMOB_DATA", str(REPO.parent / "shared" / "data" / "mnist")))
+    p.add_argument("--train-images", type=int, default=10_000)
+    p.add_argument("--epochs", type=int, default=1)
+    args = p.parse_args(argv)
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([])
+    import torch
+
+    print(f"CPU threads: {torch.get_num_threads()}, load average {os.getloadavg()[0]:.2f}", flush=True)
+    bench_apply(app)
+
+    samples = args.train_images * args.epochs
+    gui_runs, headless_runs, lateness = [], [], []
+    for i in range(2):
+        r = window_training(app, args.data, args.train_images, args.epochs, measure_latency=True)
+        gui_runs.append(samples / r["seconds"])
+        lateness += r["lateness"]
+        print(f"window run {i + 1}: {gui_runs[-1]:,.0f} samples/s, {r['snapshots']} snapshots kept, "
+              f"{len(r['lateness'])} timer ticks", flush=True)
+        h = headless_training(args.data, args.train_images, args.epochs)
+        headless_runs.append(samples / h["seconds"])
+        print(f"headless run {i + 1}: {headless_runs[-1]:,.0f} samples/s", flush=True)
+    lat = np.array(lateness)
+    print(f"event-loop lateness during depth-8 CPU training: p50 {np.percentile(lat, 50):.1f} ms, "
+          f"p99 {np.percentile(lat, 99):.1f} ms, max {lat.max():.1f} ms over {len(lat)} ticks (target p99 ≤ 50 ms)")
+    ratio = max(gui_runs) / max(headless_runs)
+    print(f"throughput: window {max(gui_runs):,.0f} samples/s, headless {max(headless_runs):,.0f} samples/s, "
+          f"ratio {ratio:.2f} (target ≥ 0.80)")
+    print(f"load average now {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
