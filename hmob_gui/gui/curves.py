@@ -18,7 +18,8 @@ def _plot(title: str, y_label: str) -> pg.PlotWidget:
     w.setLabel("bottom", "epoch")
     w.setLabel("left", y_label)
     w.showGrid(x=True, y=True, alpha=0.25)
-    w.addLegend(offset=(-8, 8), labelTextSize="8pt")
+    w.addLegend(offset=(-8, 8), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 210),
+                pen=pg.mkPen(200, 200, 200))
     w.setMinimumHeight(140)
     return w
 

@@ -150,6 +150,8 @@ class TrainingPanel(QScrollArea):
         self._validate_timer.timeout.connect(self.validate)
         self.set_values(DEFAULTS)
         self.set_state("idle")
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setMinimumWidth(body.sizeHint().width() + self.verticalScrollBar().sizeHint().width() + 4)
 
     # -------------------------------------------------------------- building
 

@@ -438,6 +438,17 @@ class _LeafItem(QGraphicsItem):
 # -------------------------------------------------------------------- overlay
 
 
+def describe_snapshot(snap) -> str:
+    """The default caption: when the snapshot was taken, in words."""
+    if snap.kind == "samples" and snap.total_epochs:
+        return f"epoch {snap.epoch + 1} / {snap.total_epochs} · {snap.samples_seen:,} samples"
+    if snap.kind in ("epoch", "final") and snap.total_epochs:
+        return f"after epoch {snap.epoch} / {snap.total_epochs}"
+    if snap.kind == "initial":
+        return "initial (random) weights"
+    return snap.label()
+
+
 def paint_overlay(painter: QPainter, scene: TreeScene, rect: QRectF) -> None:
     """Caption (top-left) and colour legend (bottom-left), in device pixels of ``rect``."""
     snap = scene.snapshot
@@ -446,7 +457,7 @@ def paint_overlay(painter: QPainter, scene: TreeScene, rect: QRectF) -> None:
         painter.setPen(_TEXT)
         painter.drawText(rect, Qt.AlignCenter, "No tree loaded")
         return
-    caption = scene.caption if scene.caption is not None else snap.label()
+    caption = scene.caption if scene.caption is not None else describe_snapshot(snap)
     if caption:
         painter.setFont(_font(15, bold=True))
         fm = QFontMetricsF(painter.font())
