@@ -87,7 +87,7 @@ class MainWindow(QMainWindow):
         self.settings.restore_window(self)
         saved = self.settings.form_values()
         if saved:
-            self.training_panel.set_values(saved)
+            self.training_panel.set_values(saved, validate=False)
         self.statusBar().showMessage("Loading the models…")
         self.worker.load_startup(tree_path or "", teacher_path or "")
 
@@ -213,6 +213,7 @@ class MainWindow(QMainWindow):
         w.runLoaded.connect(self._on_run_loaded)
         w.saved.connect(lambda what, path: self.statusBar().showMessage(f"Saved the {what} to {path}", 8000))
         w.failed.connect(self.show_error)
+        w.notice.connect(lambda text: self.statusBar().showMessage(text, 30000))
 
     # ================================================================ showing trees
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
 
-from ..core.history import SnapshotHistory
-
 PLAY_INTERVAL_MS = 120
 
 
@@ -22,7 +20,9 @@ class Timeline(QWidget):
 
     def __init__(self, parent=None, budget_bytes: int | None = None):
         super().__init__(parent)
-        self.history = SnapshotHistory(budget_bytes) if budget_bytes else SnapshotHistory()
+        self._budget = budget_bytes
+        self._history = None  # created on first use: the core's history module imports torch,
+        #                       which the window must not wait for before it appears
         self.play_button = QToolButton()
         self.play_button.setIcon(self.style().standardIcon(QStyle.SP_MediaPlay))
         self.play_button.setToolTip("Replay the learning from the position of the slider")
@@ -51,6 +51,18 @@ class Timeline(QWidget):
 
     # -------------------------------------------------------------- public
 
+    @property
+    def history(self):
+        """The :class:`~hmob_gui.core.history.SnapshotHistory` behind the slider."""
+        if self._history is None:
+            from ..core.history import SnapshotHistory
+
+            self._history = SnapshotHistory(self._budget) if self._budget else SnapshotHistory()
+        return self._history
+
+    def __len__(self) -> int:
+        return 0 if self._history is None else len(self._history)
+
     def is_live(self) -> bool:
         return self.live_box.isChecked()
 
@@ -77,12 +89,12 @@ class Timeline(QWidget):
 
     def current(self):
         i = self.slider.value()
-        return self.history[i] if 0 <= i < len(self.history) else None
+        return self.history[i] if 0 <= i < len(self) else None
 
     # -------------------------------------------------------------- internals
 
     def _update_range(self) -> None:
-        n = len(self.history)
+        n = len(self)
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(n - 1, 0))
         if self.is_live() or self.slider.value() >= n:
@@ -94,7 +106,7 @@ class Timeline(QWidget):
 
     def _show_label(self) -> None:
         s = self.current()
-        n = len(self.history)
+        n = len(self)
         if s is None:
             self.label.setText("no snapshots")
         else:

@@ -148,7 +148,8 @@ class TrainingPanel(QScrollArea):
         self._validate_timer.setSingleShot(True)
         self._validate_timer.setInterval(120)
         self._validate_timer.timeout.connect(self.validate)
-        self.set_values(DEFAULTS)
+        self.set_values(DEFAULTS, validate=False)  # checked just after the window appears (imports torch)
+        self._validate_timer.start()
         self.set_state("idle")
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setMinimumWidth(body.sizeHint().width() + self.verticalScrollBar().sizeHint().width() + 4)
@@ -207,7 +208,7 @@ class TrainingPanel(QScrollArea):
         out["teacher_source"] = checked.property("source") if checked else "shipped"
         return out
 
-    def set_values(self, values: dict) -> None:
+    def set_values(self, values: dict, validate: bool = True) -> None:
         for name, value in values.items():
             w = self.fields.get(name)
             if isinstance(w, QLineEdit):
@@ -224,7 +225,10 @@ class TrainingPanel(QScrollArea):
             for b in self.teacher_buttons.buttons():
                 if b.property("source") == values["teacher_source"]:
                     b.setChecked(True)
-        self.validate()
+        if validate:
+            self.validate()
+        else:
+            self._validate_timer.start()
 
     def set_value(self, name: str, value) -> None:
         self.set_values({name: value})

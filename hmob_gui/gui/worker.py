@@ -24,6 +24,7 @@ Worker → GUI signals (all queued):
   "stopped" or "failed" (after the last trainingFinished).
 * ``runLoaded(SavedRun)``, ``saved(str what, str path)``,
   ``failed(str title, str message)`` — a file was read / written / refused.
+* ``notice(str)`` — something to say in the status bar (e.g. no shipped tree yet).
 """
 from __future__ import annotations
 
@@ -77,6 +78,7 @@ class ModelWorker(QObject):
     runLoaded = Signal(object)
     saved = Signal(str, str)
     failed = Signal(str, str)
+    notice = Signal(str)
 
     def __init__(self):
         super().__init__()
@@ -135,7 +137,9 @@ class ModelWorker(QObject):
         from pathlib import Path
 
         self.busyChanged.emit("loading the models")
-        if tree_path:
+        if tree_path and not Path(tree_path).is_file():
+            self.notice.emit(f"No tree to show yet: {tree_path} is missing. Open a checkpoint or train a tree.")
+        elif tree_path:
             self.load_tree(tree_path)
         if teacher_path and Path(teacher_path).is_file():
             self.load_teacher(teacher_path)
