@@ -28,7 +28,7 @@ def isolated_env(tmp_path, monkeypatch):
     """No HMOB_DATA, and a per-user cache inside tmp_path."""
     monkeypatch.delenv("HMOB_DATA", raising=False)
     cache = tmp_path / "cache"
-    monkeypatch.setattr(data_mod, "user_cache_dir", lambda: cache)
+    monkeypatch.setattr(data_mod, "data_cache_dir", lambda: cache)
     return cache
 
 

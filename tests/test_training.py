@@ -9,7 +9,8 @@ import torch
 from hmob_gui.core.jobs import TeacherJob, TreeJob, run_job
 from hmob_gui.core.teacher import TeacherCNN, TeacherPredictor
 from hmob_gui.core.training import (BatchProgress, EpochFinished, SnapshotTaken, StateChanged, TrainConfig,
-                                    Trainer, TrainingControl, TrainingFinished, TreeTask, random_shift)
+                                    Trainer, TrainingControl, TrainingFinished, TreeTask)
+from hmob_gui.core.augment import random_shift, shift_images
 from hmob_gui.core.tree import SoftDecisionTree, TreeConfig
 
 pytestmark = pytest.mark.realdata
@@ -166,10 +167,14 @@ def test_teacher_learns_and_distillation_targets_are_soft(mnist_small):
 def test_random_shift_moves_content_and_fills_with_zeros():
     x = torch.zeros(50, 1, 6, 6)
     x[:, 0, 2, 3] = 1.0
-    out = random_shift(x, 2, torch.Generator().manual_seed(0))
+    out, ids = random_shift(x, 2, torch.Generator().manual_seed(0))
     assert out.shape == x.shape and torch.equal(out.sum((1, 2, 3)), torch.ones(50))
     positions = {tuple(torch.nonzero(o[0])[0].tolist()) for o in out}
-    assert len(positions) > 5 and all(0 <= r - 2 + 2 <= 4 and 1 <= c <= 5 for r, c in positions)
+    assert len(positions) > 5 and all(0 <= r <= 4 and 1 <= c <= 5 for r, c in positions)
+    # Each shift id names the translation that shift_images reproduces (used to look up teacher targets).
+    assert ids.min() >= 0 and ids.max() < 25
+    for i in range(50):
+        assert torch.equal(out[i], shift_images(x[i : i + 1], int(ids[i]), 2)[0])
 
 
 def test_bad_training_settings_are_refused(mnist_small):

@@ -22,6 +22,7 @@ import numpy as np
 from .datasets import DatasetSpec, IdxFile, get_dataset
 from .errors import ChecksumError, DataError, DataNotFoundError, DownloadError
 from .idx import parse_idx, read_bytes
+from .paths import user_cache_dir
 
 ENV_VAR = "HMOB_DATA"
 VALIDATION_SIZE = 10_000  # the last 10,000 training images, as in the original notebook
@@ -32,11 +33,9 @@ ProgressCallback = Callable[[str, int, "int | None"], None]
 Opener = Callable[[str, float], object]
 
 
-def user_cache_dir() -> Path:
+def data_cache_dir() -> Path:
     """The per-user folder where downloaded data sets are kept."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("hmob-gui", appauthor=False)) / "datasets"
+    return user_cache_dir() / "datasets"
 
 
 def candidate_dirs(spec: DatasetSpec, data_dir: str | os.PathLike | None = None) -> list[Path]:
@@ -46,7 +45,7 @@ def candidate_dirs(spec: DatasetSpec, data_dir: str | os.PathLike | None = None)
     elif os.environ.get(ENV_VAR):
         roots = [Path(os.environ[ENV_VAR]).expanduser()]
     else:
-        return [user_cache_dir() / spec.name]
+        return [data_cache_dir() / spec.name]
     # A root may hold the files itself or a sub-folder per data set.
     return [roots[0] / spec.name, roots[0]]
 
@@ -173,7 +172,7 @@ def download_dataset(
 ) -> Path:
     """Download whichever of the four files are missing into ``folder`` (default: the cache)."""
     spec = get_dataset(spec)
-    folder = Path(folder) if folder is not None else user_cache_dir() / spec.name
+    folder = Path(folder) if folder is not None else data_cache_dir() / spec.name
     for f in spec.files:
         if find_file(folder, f) is None:
             try:

@@ -34,3 +34,9 @@ SHIPPED_TREES = {
     "depth 8, hard labels": "tree-d8-hard.pt",
 }
 DEFAULT_TREE = "tree-d4-distilled.pt"
+
+
+def user_cache_dir() -> Path:
+    import platformdirs
+
+    return Path(os.environ.get("HMOB_CACHE", platformdirs.user_cache_dir("hmob-gui", appauthor=False)))

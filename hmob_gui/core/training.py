@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from .data import DataSplits
 from .devices import resolve_device
+from .augment import random_shift, teacher_targets_per_shift
 from .errors import ConfigError, TrainingError
 from .snapshot import TreeSnapshot, make_tree_snapshot
 from .teacher import TeacherCNN, soft_targets
@@ -78,6 +79,15 @@ class TrainingStarted:
 
 
 @dataclass(frozen=True)
+class Preparing:
+    """Work before the first batch that takes a while (the teacher labelling shifted digits)."""
+
+    message: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
 class BatchProgress:
     epoch: int  # 1-based epoch in progress
     epochs: int
@@ -117,7 +127,7 @@ class TrainingFinished:
     seconds: float = 0.0
 
 
-Event = TrainingStarted | BatchProgress | SnapshotTaken | EpochFinished | StateChanged | TrainingFinished
+Event = TrainingStarted | Preparing | BatchProgress | SnapshotTaken | EpochFinished | StateChanged | TrainingFinished
 Listener = Callable[[object], None]
 
 
@@ -237,10 +247,21 @@ class TreeTask:
         if self.teacher is not None:
             self.teacher.to(device)
 
+    @property
+    def targets_follow_input(self) -> bool:
+        """With a teacher, an augmented (shifted) digit gets the teacher's answer for *that* input."""
+        return self.teacher is not None
+
+    def targets_per_shift(self, x, max_shift, progress=None):
+        from .paths import user_cache_dir
+
+        return teacher_targets_per_shift(self.teacher, x, max_shift, self.temperature,
+                                         cache_dir=user_cache_dir() / "teacher-targets", progress=progress)
+
     def targets(self, x, labels):
         if self.teacher is None:
             return F.one_hot(labels, self.model.config.n_classes).to(x.dtype)
-        return soft_targets(self.teacher, x, self.temperature)
+        return soft_targets(self.teacher, x, self.temperature, batch_size=2048)
 
     def batch_loss(self, x, target, labels):
         loss, _, _, out = self.model.loss(x, target)
@@ -275,18 +296,6 @@ class TreeTask:
 # --------------------------------------------------------------------------- the loop
 
 
-def random_shift(x: Tensor, max_shift: int, generator: torch.Generator) -> Tensor:
-    """Translate each image by up to ``max_shift`` pixels (zero fill): cheap augmentation."""
-    b, c, h, w = x.shape
-    padded = F.pad(x, (max_shift, max_shift, max_shift, max_shift))
-    shifts = torch.randint(0, 2 * max_shift + 1, (2, b), generator=generator).to(x.device)
-    rows = (torch.arange(h, device=x.device)[None, :] + shifts[0][:, None])  # (b, h)
-    cols = (torch.arange(w, device=x.device)[None, :] + shifts[1][:, None])  # (b, w)
-    batch_idx = torch.arange(b, device=x.device)[:, None, None]
-    out = padded.permute(0, 2, 3, 1)[batch_idx, rows[:, :, None], cols[:, None, :]]
-    return out.permute(0, 3, 1, 2).contiguous()
-
-
 @dataclass
 class TrainingResult:
     status: str
@@ -318,6 +327,9 @@ class Trainer:
     def _emit(self, event) -> None:
         self.listener(event)
 
+    def _preparing(self, done: int, total: int) -> None:
+        self._emit(Preparing("the teacher labels every shifted training digit", done, total))
+
     def _remember_good_state(self) -> None:
         self._last_good = {k: v.detach().clone() for k, v in self.task.model.state_dict().items()}
 
@@ -347,7 +359,11 @@ class Trainer:
         task.prepare(self.data, self.device)
         x_train, y_train = self.data.train.tensors(self.device)
         x_val, y_val = self.data.val.tensors(self.device)
-        targets = task.targets(x_train, y_train)
+        per_shift = cfg.augment_shift > 0 and getattr(task, "targets_follow_input", False)
+        if per_shift:
+            targets = task.targets_per_shift(x_train, cfg.augment_shift, self._preparing)
+        else:
+            targets = task.targets(x_train, y_train)
         n = len(y_train)
         if n == 0:
             raise ConfigError("the training split is empty")
@@ -389,10 +405,11 @@ class Trainer:
                         epoch_started += now - tick
                         last_report = now
                     idx = perm[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-                    xb = x_train[idx]
+                    xb, yb = x_train[idx], y_train[idx]
                     if cfg.augment_shift:
-                        xb = random_shift(xb, cfg.augment_shift, generator)
-                    loss, correct = task.batch_loss(xb, targets[idx], y_train[idx])
+                        xb, shift_ids = random_shift(xb, cfg.augment_shift, generator)
+                    tb = targets[shift_ids, idx].to(xb.dtype) if per_shift else targets[idx]
+                    loss, correct = task.batch_loss(xb, tb, yb)
                     loss_value = loss.item()
                     if not math.isfinite(loss_value):
                         raise TrainingError(
@@ -432,7 +449,8 @@ class Trainer:
                         report_loss, report_batches, last_report = 0.0, 0, tick
                 if status == "stopped":
                     break
-                active_seconds += time.perf_counter() - epoch_started
+                train_seconds = time.perf_counter() - epoch_started
+                active_seconds += train_seconds
                 epoch_loss = loss_sum.item() / n
                 if not math.isfinite(epoch_loss) or not self._params_finite():
                     raise TrainingError(f"the weights became NaN or infinite during epoch {epoch}; "
@@ -444,7 +462,8 @@ class Trainer:
                     "train_accuracy": correct_sum.item() / n,
                     "val_accuracy": val.get("accuracy", float("nan")),
                     "val_loss": val.get("loss", float("nan")),
-                    "seconds": time.perf_counter() - epoch_started,
+                    "seconds": time.perf_counter() - epoch_started,  # with validation
+                    "train_seconds": train_seconds,
                     "lr": optimizer.param_groups[0]["lr"],
                     "samples_seen": samples,
                 }

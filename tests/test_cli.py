@@ -1,0 +1,50 @@
+"""The ``hmob`` command line: trains, evaluates, explains its errors with exit status 2."""
+import subprocess
+import sys
+
+import pytest
+
+from hmob_gui.cli import main
+from hmob_gui.core.checkpoint import load_checkpoint
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "hmob_gui.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.realdata
+def test_train_tree_then_eval_and_info(mnist_dir, tmp_path, capsys):
+    out = tmp_path / "tree.pt"
+    code = main(["train-tree", "--hard", "--depth", "4", "--epochs", "1",
+                 "--data", str(mnist_dir), "--out", str(out), "--quiet"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "tree completed" in text and "test accuracy" in text and str(out) in text
+    ckpt = load_checkpoint(out, "tree")
+    assert ckpt.model_config["depth"] == 4 and ckpt.training["targets"] == "hard"
+    assert ckpt.metrics["test_accuracy"] > 0.75 and ckpt.dataset["name"] == "mnist"
+    assert main(["eval", str(out), "--data", str(mnist_dir), "--split", "val"]) == 0
+    text = capsys.readouterr().out
+    assert "val set (10,000 images)" in text and "accuracy" in text
+    assert main(["info", str(out)]) == 0
+    assert "tree of depth 4 (hard)" in capsys.readouterr().out
+
+
+def test_user_errors_exit_2_with_one_line(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    result = run_cli("eval", str(bad))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+    result = run_cli("train-tree", "--hard", "--depth", "0", "--data", str(tmp_path))
+    assert result.returncode == 2 and "depth must be" in result.stderr
+    result = run_cli("train-tree", "--teacher", str(bad), "--data", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_missing_data_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.delenv("HMOB_DATA", raising=False)
+    result = run_cli("train-tree", "--hard", "--data", str(tmp_path / "empty"), "--epochs", "1")
+    # No network here: either the download fails or is refused; both must name the files.
+    assert result.returncode == 2
+    assert "train-images-idx3-ubyte.gz" in result.stderr and "t10k-labels-idx1-ubyte.gz" in result.stderr
