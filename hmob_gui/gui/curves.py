@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 SMOOTHING = 0.15  # weight of the newest report in the batch-loss moving average
+REDRAW_MS = 250  # the batch-loss curve is redrawn at most 4 times a second (it competes with training)
 
 
 def _plot(title: str, y_label: str) -> pg.PlotWidget:
@@ -47,6 +49,10 @@ class TrainingCurves(QWidget):
                                                   symbolBrush=(31, 119, 180), name="train")
         self.val_acc_curve = self.acc_plot.plot(pen=pg.mkPen((214, 39, 40), width=2), symbol="s", symbolSize=5,
                                                 symbolBrush=(214, 39, 40), name="validation")
+        self._redraw = QTimer(self)
+        self._redraw.setSingleShot(True)
+        self._redraw.setInterval(REDRAW_MS)
+        self._redraw.timeout.connect(self._draw_batches)
         self.reset()
 
     def reset(self, n_train: int = 0) -> None:
@@ -67,8 +73,16 @@ class TrainingCurves(QWidget):
             self._batch = np.concatenate([self._batch, np.empty_like(self._batch)], axis=1)
         self._batch[:, self._n_batch] = (samples_seen / self.n_train, self._smoothed)
         self._n_batch += 1
+        if not self._redraw.isActive():
+            self._redraw.start()
+
+    def _draw_batches(self) -> None:
         n = self._n_batch
         self.batch_curve.setData(self._batch[0, :n], self._batch[1, :n])
+
+    @property
+    def batch_points(self) -> int:
+        return self._n_batch
 
     def add_epoch(self, metrics: dict) -> None:
         self.history.append(dict(metrics))

@@ -32,8 +32,8 @@ from .tree_view import TreeView
 from .worker import RunContents, WorkerHandle
 
 MIN_DRAW_GAP_MS = 40  # at most ~25 tree redraws a second while training
-DRAW_SHARE = 0.12  # and at most ~12% of the GUI thread's time spent redrawing the tree (it shares the CPU
-#                    and the GIL with the training: a depth-8 redraw costs ~15 ms, so ~8 a second)
+DRAW_SHARE = 0.08  # and at most ~8% of the time spent redrawing the tree: the GUI thread shares the cores
+#                    and the GIL with the training (a depth-8 redraw costs ~15 ms: ~5 redraws a second)
 CHECKPOINT_FILTER = "Checkpoints (*.pt);;All files (*)"
 RUN_FILTER = "hmob-gui runs (*.hmobrun);;All files (*)"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the app sets it (see hmob_gui.gui.app.configure_threads)
 
 from pathlib import Path  # noqa: E402
 

@@ -138,3 +138,24 @@ def test_missing_data_set_is_reported(make_window, qtbot, tmp_path):
     wait_idle(qtbot, w, timeout=200_000)
     assert w.errors
     assert "t10k-images-idx3-ubyte.gz" in w.errors[0][1]
+
+
+def test_training_a_new_teacher_first_shows_its_curves(make_window, qtbot, small_run, tmp_path):
+    from hmob_gui.core.checkpoint import load_checkpoint
+
+    w = make_window()
+    old_teacher = w.teacher_predictor
+    kinds = []
+    w.worker.worker.trainingStarted.connect(lambda e: kinds.append(e.kind))
+    _start(w, {**small_run, "train_limit": "1000", "snapshot_every": "500", "targets": "distilled",
+               "teacher_source": "train", "teacher_epochs": "1"})
+    wait_idle(qtbot, w)
+    assert w.errors == []
+    assert kinds == ["teacher", "tree"]
+    assert len(w.curves.teacher.history) == 1 and len(w.curves.tree.history) == 1
+    assert w.curves.teacher.batch_points > 0
+    assert w.teacher_predictor is not old_teacher and "trained here" in w.teacher_info.summary
+    path = tmp_path / "teacher.pt"
+    with qtbot.waitSignal(w.worker.worker.saved, timeout=30_000):
+        w.worker.save_checkpoint(path, "teacher")
+    assert load_checkpoint(path, expect_kind="teacher").metrics["status"] == "completed"
