@@ -114,3 +114,25 @@ def test_render_tree_image_reuses_one_scene(qtbot):
     assert img3 != img
     deep = tree_view.render_tree_image(_snapshot(depth=8), size=(1152, 576))
     assert deep.width() == 1152
+
+
+def test_timeline_scrubs_and_replays(qtbot):
+    from hmob_gui.gui.timeline import Timeline
+
+    timeline = Timeline()
+    qtbot.addWidget(timeline)
+    snaps = [_snapshot(depth=2, seed=i, kind="samples", samples_seen=100 * i, total_epochs=3) for i in range(5)]
+    for s in snaps:
+        timeline.add(s)
+    assert timeline.is_live() and timeline.current() is snaps[-1]
+    assert "samples 400" in timeline.label.text()
+    chosen = []
+    timeline.snapshotChosen.connect(chosen.append)
+    timeline.slider.setValue(1)
+    assert chosen == [snaps[1]] and not timeline.is_live()
+    timeline.play_button.setChecked(True)
+    qtbot.waitUntil(lambda: not timeline.play_button.isChecked(), timeout=5000)
+    assert chosen[1:] == snaps[2:]  # replayed to the end, one snapshot at a time
+    timeline.set_live(True)
+    timeline.add(_snapshot(depth=2, seed=9, kind="epoch", epoch=1, samples_seen=500, total_epochs=3))
+    assert timeline.label.text().startswith("epoch 1 / 3")
