@@ -65,7 +65,9 @@ def main(argv=None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     out = Path(args.out)
     teacher = args.teacher or str(shipped_checkpoint(SHIPPED_TEACHER))
-    settings = AppSettings(QSettings(str(out / ".screenshot-settings.ini"), QSettings.IniFormat))
+    import tempfile
+
+    settings = AppSettings(QSettings(str(Path(tempfile.mkdtemp()) / "settings.ini"), QSettings.IniFormat))
     w = MainWindow(args.tree_d4 or str(shipped_checkpoint(DEFAULT_TREE)), teacher, settings=settings)
     w.ask_save_on_close = lambda: "discard"
     w.resize(1600, 1000)
@@ -102,7 +104,7 @@ def main(argv=None) -> int:
     layout = w.tree_view.tree_scene.layout
     leaf = 100  # under node 21 (depth 4), whose subtree holds leaves 96…111
     w.tree_view.zoom_by(11.0)
-    w.tree_view.centerOn(float(layout.leaf_x[leaf]), float(layout.leaf_y - 0.025 * layout.height))
+    w.tree_view.centerOn(float(layout.leaf_x[leaf]), float(layout.leaf_y - 0.04 * layout.height))
     w._on_node_clicked(int(layout.n_inner + 100))
     _wait(app, lambda: False, 0.5)
     _save(w.tree_view, out / "tree-depth8-zoom.png")

@@ -14,13 +14,13 @@ SMOOTHING = 0.15  # weight of the newest report in the batch-loss moving average
 REDRAW_MS = 250  # the batch-loss curve is redrawn at most 4 times a second (it competes with training)
 
 
-def _plot(title: str, y_label: str) -> pg.PlotWidget:
+def _plot(title: str, y_label: str, legend_offset=(-8, 8)) -> pg.PlotWidget:
     w = pg.PlotWidget(background="w")
     w.setTitle(title, color="#333", size="10pt")
     w.setLabel("bottom", "epoch")
     w.setLabel("left", y_label)
     w.showGrid(x=True, y=True, alpha=0.25)
-    w.addLegend(offset=(-8, 8), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 210),
+    w.addLegend(offset=legend_offset, labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 210),
                 pen=pg.mkPen(200, 200, 200))
     w.setMinimumHeight(140)
     return w
@@ -34,7 +34,7 @@ class TrainingCurves(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.loss_plot = _plot("loss", "loss")
-        self.acc_plot = _plot("accuracy", "accuracy")
+        self.acc_plot = _plot("accuracy", "accuracy", legend_offset=(-8, -8))  # bottom right: accuracy rises
         self.acc_plot.setYRange(0, 1, padding=0.02)
         layout.addWidget(self.loss_plot)
         layout.addWidget(self.acc_plot)

@@ -18,7 +18,7 @@ import numpy as np
 from ..core import topology
 
 MIN_NODE = 36.0
-LEAF_BARS_RATIO = 0.55  # leaf bar height / leaf width
+LEAF_BARS_RATIO = 0.8  # leaf bar height / leaf width
 MARGIN = 24.0
 
 

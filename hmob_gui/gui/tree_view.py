@@ -534,6 +534,8 @@ class TreeView(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.FullViewportUpdate)
         self.setOptimizationFlag(QGraphicsView.DontSavePainterState, False)
         self.setFrameShape(QFrame.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # drag to pan, wheel to zoom, double-click to fit
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setMinimumSize(320, 200)
         self._auto_fit = True
         self._press_pos = None
@@ -554,6 +556,8 @@ class TreeView(QGraphicsView):
         self.tree_scene.set_snapshot(snapshot)
         if self.tree_scene._structure != old:
             self._auto_fit = True
+            r = self.tree_scene.sceneRect()  # room to pan the tree's edges out from under the legend
+            self.setSceneRect(r.adjusted(-0.1 * r.width(), -0.1 * r.height(), 0.1 * r.width(), 0.15 * r.height()))
         if self._auto_fit:
             self.fit_to_window()
         self.viewport().update()
