@@ -10,6 +10,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+import hmob_gui.gui  # noqa: E402,F401  (applies the PySide6 6.12.0 guard before any widget exists)
+
 SMALL_RUN = {  # a short real training: depth 3 on 2,000 images, a snapshot every 200 samples
     "depth": "3", "train_limit": "2000", "epochs": "1", "snapshot_every": "200", "batch_size": "100",
     "lr": "0.01", "targets": "hard", "device": "cpu", "seed": "0",
