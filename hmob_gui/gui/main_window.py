@@ -124,6 +124,11 @@ class MainWindow(QMainWindow):
         self._draw_timer = QTimer(self)
         self._draw_timer.setSingleShot(True)
         self._draw_timer.timeout.connect(self._draw_pending)
+        self._latest_progress = None
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(250)
+        self._progress_timer.timeout.connect(self._show_progress)
 
         self.tree_view.nodeClicked.connect(self._on_node_clicked)
         self.timeline.snapshotChosen.connect(self._show_snapshot)
@@ -307,13 +312,22 @@ class MainWindow(QMainWindow):
         self.progress_label.setText(f"{event.kind} on {event.device}: starting…")
 
     def _on_batch_progress(self, p) -> None:
+        self.samples_seen = p.samples_seen
+        self.curves.curves_for(self.training_kind).add_batch(p.samples_seen, p.loss)
+        self._latest_progress = p
+        if not self._progress_timer.isActive():  # at most 4 redraws a second: the CPU is the training's
+            self._show_progress()
+            self._progress_timer.start()
+
+    def _show_progress(self) -> None:
+        p, self._latest_progress = self._latest_progress, None
+        if p is None:
+            return
         self.progress.setValue(int(1000 * p.samples_seen / max(p.total_samples, 1)))
         paused = " · paused" if self.state == "paused" else ""
         self.progress_label.setText(
             f"{self.training_kind} · epoch {p.epoch}/{p.epochs} · {p.samples_seen:,}/{p.total_samples:,} samples · "
             f"{p.samples_per_second:,.0f} samples/s · {format_seconds(p.seconds_left)} left{paused}")
-        self.samples_seen = p.samples_seen
-        self.curves.curves_for(self.training_kind).add_batch(p.samples_seen, p.loss)
 
     def _on_snapshot(self, snapshot) -> None:
         self.timeline.add(snapshot)
@@ -332,6 +346,8 @@ class MainWindow(QMainWindow):
                                     + (" · paused" if state == "paused" else ""))
 
     def _on_training_finished(self, event) -> None:
+        self._show_progress()  # the last report first, then the outcome over it
+        self._progress_timer.stop()
         if event.status == "failed":
             self.show_error("Training stopped", event.message)
         if self.training_kind == "tree":
@@ -341,6 +357,7 @@ class MainWindow(QMainWindow):
         self.progress_label.setText(f"{self.training_kind} {event.status} in {format_seconds(event.seconds)}{acc_text}")
 
     def _on_request_finished(self, status: str) -> None:
+        self.timeline.flush()
         self._set_state("idle")
         if status == "completed":
             self.progress.setValue(1000)

@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QStyle, QToolButton, QWidget
 
 PLAY_INTERVAL_MS = 120
+REFRESH_MS = 250  # while snapshots pour in, the slider and its label follow at most 4 times a second
 
 
 class Timeline(QWidget):
@@ -40,11 +41,16 @@ class Timeline(QWidget):
         layout.addWidget(self.slider, 1)
         layout.addWidget(self.label)
         layout.addWidget(self.live_box)
+        self._dirty = False
+        self._refresh = QTimer(self)
+        self._refresh.setSingleShot(True)
+        self._refresh.setInterval(REFRESH_MS)
+        self._refresh.timeout.connect(self.flush)
         self._timer = QTimer(self)
         self._timer.setInterval(PLAY_INTERVAL_MS)
         self._timer.timeout.connect(self._advance)
         self.slider.valueChanged.connect(self._on_slider)
-        self.slider.sliderPressed.connect(lambda: self.set_live(False))
+        self.slider.sliderPressed.connect(self._on_pressed)
         self.play_button.toggled.connect(self._on_play)
         self.live_box.toggled.connect(self._on_live)
         self._update_range()
@@ -76,7 +82,11 @@ class Timeline(QWidget):
     def add(self, snapshot) -> None:
         """Keep a snapshot; when live, move the slider to it without emitting snapshotChosen."""
         self.history.add(snapshot)
-        self._update_range()
+        if self._refresh.isActive():
+            self._dirty = True  # shown at the end of the interval (or when asked for)
+        else:
+            self._update_range()
+            self._refresh.start()
 
     def set_snapshots(self, snapshots) -> None:
         self.history.clear()
@@ -87,13 +97,25 @@ class Timeline(QWidget):
     def snapshots(self) -> list:
         return self.history.samples()
 
+    def flush(self) -> None:
+        """Bring the slider up to date with every snapshot added so far."""
+        self._refresh.stop()
+        if self._dirty:
+            self._update_range()
+
+    def _on_pressed(self) -> None:
+        self.flush()
+        self.set_live(False)
+
     def current(self):
+        self.flush()
         i = self.slider.value()
         return self.history[i] if 0 <= i < len(self) else None
 
     # -------------------------------------------------------------- internals
 
     def _update_range(self) -> None:
+        self._dirty = False
         n = len(self)
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(n - 1, 0))
