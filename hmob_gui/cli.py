@@ -21,16 +21,30 @@ from .core.errors import HmobError
 class TqdmListener:
     """Turns training events into a tqdm bar over samples and one line per epoch."""
 
-    def __init__(self, quiet: bool = False):
+    def __init__(self, quiet: bool = False, history=None):
         self.quiet = quiet
         self.bar = None
+        self.preparing = None
+        self.history = history  # a SnapshotHistory to keep snapshots in (for --save-run), or None
 
     def __call__(self, event) -> None:
         from tqdm import tqdm
 
         from .core import training as t
 
-        if isinstance(event, t.TrainingStarted):
+        if self.history is not None:
+            if isinstance(event, t.SnapshotTaken):
+                self.history.add(event.snapshot)
+            elif isinstance(event, t.EpochFinished) and event.snapshot is not None:
+                self.history.add(event.snapshot)
+        if isinstance(event, t.Preparing):
+            if self.preparing is None:
+                self.preparing = tqdm(total=event.total, desc=event.message, disable=self.quiet, dynamic_ncols=True)
+            self.preparing.update(event.done - self.preparing.n)
+            if event.done >= event.total:
+                self.preparing.close()
+                self.preparing = None
+        elif isinstance(event, t.TrainingStarted):
             self.bar = tqdm(total=event.n_train * event.epochs, unit="img", unit_scale=True,
                             desc=f"{event.kind} on {event.device}", disable=self.quiet, dynamic_ncols=True)
         elif isinstance(event, t.BatchProgress) and self.bar is not None:
@@ -131,8 +145,26 @@ def cmd_train_tree(args) -> int:
                       penalty_strength=args.penalty, penalty_decay=args.penalty_decay, ema_window=args.ema_window)
     job = TreeJob(tree=tree, train=_train_config(args), targets="distilled" if args.distill else "hard",
                   temperature=args.temperature, teacher_path=args.teacher, dataset=args.dataset, data_dir=args.data)
-    outcome = run_job(job, TqdmListener(args.quiet), progress=download_progress(args.quiet))
-    return _finish(outcome, args.out, args.quiet)
+    history = None
+    if args.save_run:
+        from .core.atomic import check_writable
+        from .core.errors import CheckpointError
+        from .core.history import SnapshotHistory
+
+        check_writable(args.save_run, CheckpointError)  # refuse before training, not after
+        history = SnapshotHistory()
+    outcome = run_job(job, TqdmListener(args.quiet, history), progress=download_progress(args.quiet))
+    code = _finish(outcome, args.out, args.quiet)
+    if history is not None:
+        from .core.runfile import SavedRun, save_run
+
+        settings = {"tree": job.tree.to_dict(), "train": job.train.to_dict(), "targets": job.targets,
+                    "temperature": job.temperature, "dataset": job.dataset, "data_dir": job.data_dir}
+        path = save_run(args.save_run, SavedRun(
+            settings=settings, history=outcome.result.history, test_metrics=outcome.result.test_metrics,
+            snapshots=list(history), checkpoint=outcome.checkpoint_payload()))
+        print(f"saved run ({len(history)} snapshots) {path}")
+    return code
 
 
 def cmd_eval(args) -> int:
@@ -207,6 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="running-average window in batches at the root, doubled per level")
     _train_args(p, epochs=40, lr=0.01, batch=128, shift=0)
     p.add_argument("--out", default="tree.pt", help="checkpoint to write (default tree.pt)")
+    p.add_argument("--save-run", metavar="RUN", default=None,
+                   help="also save the run (settings, metrics, every snapshot) as RUN.hmobrun, for the app and export")
     p.set_defaults(func=cmd_train_tree)
 
     p = sub.add_parser("eval", help="accuracy of a checkpoint on real data")

@@ -30,6 +30,21 @@ def test_train_tree_then_eval_and_info(mnist_dir, tmp_path, capsys):
     assert "tree of depth 4 (hard)" in capsys.readouterr().out
 
 
+@pytest.mark.realdata
+def test_train_tree_can_save_the_run(mnist_dir, tmp_path, capsys):
+    from hmob_gui.core.runfile import load_run
+
+    run_path = tmp_path / "run.hmobrun"
+    code = main(["train-tree", "--hard", "--depth", "3", "--epochs", "2", "--snapshot-every", "10000",
+                 "--data", str(mnist_dir), "--out", str(tmp_path / "t.pt"), "--save-run", str(run_path), "--quiet"])
+    assert code == 0 and "saved run" in capsys.readouterr().out
+    run = load_run(run_path)
+    kinds = [s.kind for s in run.snapshots]
+    assert kinds.count("epoch") == 2 and kinds[0] == "initial" and kinds.count("samples") == 10
+    assert len(run.history) == 2 and run.settings["tree"]["depth"] == 3
+    assert run.checkpoint["kind"] == "tree" and "accuracy" in run.test_metrics
+
+
 def test_user_errors_exit_2_with_one_line(tmp_path):
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
