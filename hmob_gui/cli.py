@@ -211,6 +211,85 @@ def cmd_info(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- export
+
+
+def _frame_progress(quiet: bool, desc: str):
+    """A tqdm bar over the frames of an export, made when the first frame is done."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def report(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="frame", desc=desc, disable=quiet, dynamic_ncols=True)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return report
+
+
+def _export_input(spec: str | None, snapshot, dataset: str, data_dir: str | None):
+    if spec is None:
+        return None
+    from .core.inputs import resolve_input
+
+    return resolve_input(spec, tuple(snapshot.input_shape), dataset, data_dir, snapshot.class_names,
+                         progress=download_progress(False))
+
+
+def _export_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default=None, help="data set of the test digits (default: the one the tree learned)")
+    p.add_argument("--data", metavar="DIR", default=None,
+                   help="folder of its IDX files (default: the run's, else $HMOB_DATA, else the per-user cache)")
+
+
+def _start_headless_qt() -> None:
+    """Exports draw with Qt offscreen: no display is needed, and none is used (a user's choice wins)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def cmd_export_history(args) -> int:
+    _start_headless_qt()
+    from dataclasses import replace
+
+    from .gui import export
+
+    export.check_output(args.out, export.ANIMATION_SUFFIXES, "an animation")  # before any work
+    options = export.AnimationOptions(kind=args.kind, fps=args.fps, size=export.parse_size(args.size),
+                                      frames=export.parse_frame_range(args.frames), color_scale=args.color_scale)
+    options.checked()
+    if args.mode == "correlation" and args.input_path is None:
+        raise export.ExportError("--mode correlation shows x ⊙ w of an input: give one with --input-path")
+    run = export.load_history_file(args.run)
+    frames = export.history_frames(run, options.kind, options.frames)
+    dataset = args.dataset or str(run.settings.get("dataset") or "mnist")
+    inp = _export_input(args.input_path, frames[0], dataset, args.data or run.settings.get("data_dir") or None)
+    options = replace(options, input=inp, mode=args.mode)
+    result = export.export_history(run, args.out, options,
+                                   progress=_frame_progress(args.quiet, f"{args.kind} → {Path(args.out).name}"))
+    print(f"wrote {result.summary()}")
+    return 0
+
+
+def cmd_export_inference(args) -> int:
+    _start_headless_qt()
+    from .gui import export
+
+    export.check_output(args.out, export.PICTURE_SUFFIXES, "an inference")  # before any work
+    size = export.parse_size(args.size)
+    if args.out.lower().endswith(".gif"):
+        export.gif_frame_ms(args.fps)
+    tree = export.load_tree_file(args.tree)
+    inp = _export_input(args.input, tree.snapshot, args.dataset or tree.dataset, args.data or tree.data_dir)
+    result = export.export_inference(tree.snapshot, inp, args.out, size, fps=args.fps, color_scale=args.color_scale)
+    print(f"{inp.description}: the tree says {result.answer}")
+    print(f"wrote {result.summary()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hmob", description="Distil a CNN into a soft decision tree and look inside it.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -257,6 +336,41 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download", help="fetch a data set into the per-user cache (or --data DIR)")
     _data_args(p)
     p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("export", help="save the learning as an animation, or one input's path as a picture (headless)")
+    export_sub = p.add_subparsers(dest="what", required=True, metavar="WHAT")
+    e = export_sub.add_parser(
+        "history", help="animate a saved run: one frame per epoch, or every snapshot (GIF; MP4 with the mp4 extra)",
+        description="Animate a saved run (.hmobrun, from the window's File ▸ Save run… or train-tree --save-run).")
+    e.add_argument("run", metavar="RUN.hmobrun")
+    e.add_argument("--out", required=True, metavar="FILE", help="anim.gif, or anim.mp4 (needs: pip install -e '.[mp4]')")
+    e.add_argument("--kind", choices=("epochs", "samples"), default="epochs",
+                   help="epochs: the initial tree and one frame per epoch (default); samples: every snapshot kept")
+    e.add_argument("--fps", type=float, default=4.0, help="frames a second (default 4; at most 50)")
+    e.add_argument("--size", default="1152x576", metavar="WxH", help="frame size in pixels (default 1152x576)")
+    e.add_argument("--frames", default=None, metavar="A:B",
+                   help="only frames A … B-1, counted from 0, Python-style (e.g. 0:40, 10:, ::2)")
+    e.add_argument("--input-path", default=None, metavar="INPUT",
+                   help="show this input's path on every frame: a test digit's index (e.g. 7) or an image file")
+    e.add_argument("--mode", choices=("filters", "correlation"), default="filters",
+                   help="node images: the filters, or x ⊙ w of the --input-path (default filters)")
+    e.add_argument("--color-scale", choices=("filter", "tree"), default="filter",
+                   help="one symmetric colour scale per filter (default) or one for the whole tree")
+    _export_data_args(e)
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.set_defaults(func=cmd_export_history)
+    e = export_sub.add_parser(
+        "inference", help="one input's path through a tree: PNG, SVG, or a GIF of filters then correlation maps",
+        description="Draw a tree (checkpoint .pt, or a run's final tree) with one input's path.")
+    e.add_argument("tree", metavar="CHECKPOINT_OR_RUN")
+    e.add_argument("--input", required=True, metavar="INPUT", help="a test digit's index (e.g. 7) or an image file")
+    e.add_argument("--out", required=True, metavar="FILE", help="tree.png, tree.svg or infer.gif")
+    e.add_argument("--size", default="1152x576", metavar="WxH", help="picture size in pixels (default 1152x576)")
+    e.add_argument("--fps", type=float, default=0.5, help="GIF: frames a second (default 0.5: 2 s a frame)")
+    e.add_argument("--color-scale", choices=("filter", "tree"), default="filter",
+                   help="one symmetric colour scale per filter (default) or one for the whole tree")
+    _export_data_args(e)
+    e.set_defaults(func=cmd_export_inference)
     return parser
 
 
