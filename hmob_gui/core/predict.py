@@ -8,10 +8,12 @@ changes. Here that is one matrix product and one pass per level of depth
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .snapshot import TreeSnapshot
+if TYPE_CHECKING:  # snapshot.py imports torch; the window must open before torch loads
+    from .snapshot import TreeSnapshot
 
 CHUNK = 2048  # inputs per matrix product (bounds the memory: 2048 × 255 logits)
 

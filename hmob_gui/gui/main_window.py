@@ -10,7 +10,8 @@ State other modules use (issue 4, the draw-a-digit panel):
 explanations), ``displayed_snapshot`` (what the view shows now, maybe a past
 one), ``teacher_predictor`` (a ``TeacherPredictor`` or None), ``tree_view``,
 and the signals ``currentSnapshotChanged(TreeSnapshot)`` and
-``teacherChanged(object)``.
+``teacherChanged(object)``. The "Draw" dock (:class:`InferencePanel`) explains an input
+with the tree on show and hands the explanation to the tree view.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QM
                                QProgressBar, QVBoxLayout, QWidget)
 
 from .curves import CurvesPanel
+from .inference_panel import InferencePanel
 from .node_panel import NodePanel
 from .settings import AppSettings
 from .timeline import Timeline
@@ -118,6 +120,11 @@ class MainWindow(QMainWindow):
         self.training_dock = self._dock("Training", self.training_panel, Qt.LeftDockWidgetArea)
         self.node_dock = self._dock("Node", self.node_panel, Qt.RightDockWidgetArea)
         self.curves_dock = self._dock("Curves", self.curves, Qt.RightDockWidgetArea)
+        self.inference_panel = InferencePanel(data_dir=lambda: self.training_panel.values().get("data_dir") or None,
+                                              settings=self.settings)
+        self.draw_dock = self._dock("Draw", self.inference_panel, Qt.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.training_dock, self.draw_dock)
+        self.training_dock.raise_()
         self.model_label = QLabel()
         self.statusBar().addPermanentWidget(self.model_label)
 
@@ -184,8 +191,14 @@ class MainWindow(QMainWindow):
             view_menu.addAction(a)
             self.scale_actions[key] = a
         view_menu.addSeparator()
-        for dock in (self.training_dock, self.node_dock, self.curves_dock):
+        self.correlation_action = action("Node images: x ⊙ w (correlation with the input)", self.set_correlation_mode,
+                                         "Ctrl+K", "Each node shows the input times its weights instead of the weights")
+        self.correlation_action.setCheckable(True)
+        view_menu.addAction(self.correlation_action)
+        view_menu.addSeparator()
+        for dock in (self.training_dock, self.draw_dock, self.node_dock, self.curves_dock):
             view_menu.addAction(dock.toggleViewAction())
+        self._connect_inference()
 
         self.start_action = action("Start", self.training_panel._on_start, "Ctrl+R")
         self.pause_action = action("Pause / resume", self.training_panel._on_pause, "Ctrl+P")
@@ -219,6 +232,28 @@ class MainWindow(QMainWindow):
         w.saved.connect(lambda what, path: self.statusBar().showMessage(f"Saved the {what} to {path}", 8000))
         w.failed.connect(self.show_error)
         w.notice.connect(lambda text: self.statusBar().showMessage(text, 30000))
+
+    def _connect_inference(self) -> None:
+        panel = self.inference_panel
+        self.tree_view.snapshotApplied.connect(lambda: panel.set_snapshot(self.tree_view.snapshot()))
+        self.teacherChanged.connect(panel.set_teacher)
+        panel.explanationChanged.connect(self._on_explanation)
+        panel.failed.connect(self.show_error)
+        panel.correlation_box.toggled.connect(self.set_correlation_mode)
+
+    def set_correlation_mode(self, on: bool) -> None:
+        """Node images show x ⊙ w (True) or the weights (False)."""
+        on = bool(on)
+        self.correlation_action.setChecked(on)
+        self.inference_panel.correlation_box.setChecked(on)
+        self.tree_view.set_image_mode("correlation" if on else "filters")
+        if self.node_panel.node is not None:
+            self._refresh_node_panel()
+
+    def _on_explanation(self, explanation) -> None:
+        self.tree_view.set_explanation(explanation)
+        if self.node_panel.node is not None:
+            self._refresh_node_panel()
 
     # ================================================================ showing trees
 
