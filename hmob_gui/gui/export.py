@@ -229,15 +229,20 @@ class FrameRenderer:
         scene.set_explanation(explanation)
         scene.caption = caption
 
-    def _paint(self, painter: QPainter, inset: Inset | None) -> None:
+    def scene_target(self) -> QRectF:
+        """Where the whole scene lands in the frame, in pixels (as ``render_tree_image`` places it)."""
         w, h = self.size
-        painter.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
         area = QRectF(6, OVERLAY_TOP, w - 12, max(h - OVERLAY_TOP - OVERLAY_BOTTOM, h * 0.5))
         source = self.scene.sceneRect()
         s = min(area.width() / source.width(), area.height() / source.height())
         target = QRectF(0, 0, source.width() * s, source.height() * s)
         target.moveCenter(area.center())
-        self.scene.render(painter, target, source, Qt.KeepAspectRatio)
+        return target
+
+    def _paint(self, painter: QPainter, inset: Inset | None) -> None:
+        w, h = self.size
+        painter.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
+        self.scene.render(painter, self.scene_target(), self.scene.sceneRect(), Qt.KeepAspectRatio)
         paint_overlay(painter, self.scene, QRectF(0, 0, w, h))
         if inset is not None:
             _paint_inset(painter, inset, w)

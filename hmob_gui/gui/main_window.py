@@ -78,6 +78,7 @@ class MainWindow(QMainWindow):
         self._last_draw = 0.0
         self._last_apply_ms = 0.0
         self._closing = False
+        self._export = None  # ExportController, made on first use
 
         self._build_widgets()
         self._build_actions()
@@ -168,10 +169,13 @@ class MainWindow(QMainWindow):
         self.save_teacher_action = action("Save teacher checkpoint…", self.save_teacher_dialog)
         self.save_run_action = action("Save run…", self.save_run_dialog, "Ctrl+Shift+S",
                                       "Settings, metrics and every snapshot kept, with the tree")
+        self.export_action = action("Export…", self.export_dialog, "Ctrl+E",
+                                    "The learning as an animation (GIF, MP4), or an input's path as a picture")
         quit_action = action("Quit", self.close, QKeySequence.Quit)
         file_menu = self.menuBar().addMenu("&File")
         for a in (self.open_tree_action, self.open_teacher_action, self.open_run_action, None,
-                  self.save_tree_action, self.save_teacher_action, self.save_run_action, None, quit_action):
+                  self.save_tree_action, self.save_teacher_action, self.save_run_action, None,
+                  self.export_action, None, quit_action):
             file_menu.addSeparator() if a is None else file_menu.addAction(a)
 
         self.fit_action = action("Fit to window", self.tree_view.fit_to_window, "Ctrl+0")
@@ -506,6 +510,18 @@ class MainWindow(QMainWindow):
     def save_run(self, path) -> None:
         self.worker.save_run(path, self.run_contents())
 
+    @property
+    def exporter(self):
+        """The :class:`~hmob_gui.gui.export_dialog.ExportController` (imported on first use)."""
+        if self._export is None:
+            from .export_dialog import ExportController
+
+            self._export = ExportController(self)
+        return self._export
+
+    def export_dialog(self) -> None:
+        self.exporter.ask()
+
     # ---------------------------------------------------------------- errors
 
     def show_error(self, title: str, message: str) -> None:
@@ -547,6 +563,8 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self._closing = True
+        if self._export is not None:
+            self._export.shutdown()  # cancels a running export: no half-written file
         self.settings.save_window(self)
         self.settings.set_form_values(self.training_panel.values())
         self.settings.sync()
