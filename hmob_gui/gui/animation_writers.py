@@ -4,9 +4,12 @@ GIF: streamed with Pillow's own GIF encoder (``GifImagePlugin.getheader`` and
 ``getdata``: header, then one image block per frame, then the trailer).
 Pillow's ``save_all`` and imageio's GIF writer keep every frame in memory
 until the end (0.66 MB per 1152×576 frame, and a depth-4 history may hold
-thousands of snapshots). One fixed 256-colour palette serves every frame
-(:class:`GifPalette`): colours never flicker from frame to frame, and each
-frame stores only the rectangle that changed, so the file stays small.
+thousands of snapshots). One fixed palette serves every frame
+(:class:`GifPalette`), so colours never flicker from frame to frame. Each
+frame after the first stores only the rectangle that changed, with the pixels
+that did not change inside it made transparent (the previous frame shows
+through): between two epochs only ~4 % of a depth-4 frame changes, and this
+halves the file compared with whole rectangles.
 
 MP4: frames piped to ffmpeg through ``imageio-ffmpeg`` (the optional ``mp4``
 extra), H.264 in yuv420p, which plays everywhere but needs even sides.
@@ -47,8 +50,11 @@ def unpack_rgb(packed: np.ndarray) -> np.ndarray:
     return np.stack([(p >> 16) & 255, (p >> 8) & 255, p & 255], axis=-1).astype(np.uint8)
 
 
+TRANSPARENT = 255  # palette index of "unchanged since the previous frame"; colours use 0 … 254
+
+
 class GifPalette:
-    """One 256-colour palette for a whole GIF, and the exact nearest palette entry of any colour.
+    """One 255-colour palette for a whole GIF, and the exact nearest palette entry of any colour.
 
     Built from a few sample frames: the colours the caller reserves (paper,
     text, path, class colours, steps of the colour ramp), then the most
@@ -58,10 +64,10 @@ class GifPalette:
     white background grey.
     """
 
-    N_FIXED = 112  # reserved plus most frequent colours; the other 144 by median cut
+    N_FIXED = 112  # reserved plus most frequent colours; the other 143 by median cut
 
     def __init__(self, colors: np.ndarray):
-        self.colors = np.asarray(colors, dtype=np.uint8).reshape(-1, 3)[:256]
+        self.colors = np.asarray(colors, dtype=np.uint8).reshape(-1, 3)[:TRANSPARENT]
         self._colors_i = self.colors.astype(np.int32)
         self._lut = np.zeros(1 << 24, dtype=np.uint8)
         self._known = np.zeros(1 << 24, dtype=bool)
@@ -84,7 +90,7 @@ class GifPalette:
                 fixed.append(int(v))
         colors = [unpack_rgb(np.array(fixed, dtype=np.uint32))]
         rest = ~np.isin(values, np.array(fixed, dtype=np.uint32))
-        room = 256 - len(fixed)
+        room = TRANSPARENT - len(fixed)
         if rest.sum() <= room:
             colors.append(unpack_rgb(values[rest]))
         else:  # weigh by frequency, but cap it so that rare hues (a thin red line) still get a colour
@@ -133,23 +139,25 @@ class GifWriter:
         from PIL.GifImagePlugin import getdata, getheader
 
         indices = self.palette.indices(packed)
+        params = {"duration": self.frame_ms, "disposal": 1}  # 1: keep this frame, draw the next one over it
         if self._previous is None:
             header, _ = getheader(self._image(indices), None, {"loop": self.loop, "duration": self.frame_ms})
             for chunk in header:
                 self.fp.write(chunk)
-            box = (0, 0, indices.shape[1], indices.shape[0])
+            offset, part = (0, 0), indices
         else:
             if indices.shape != self._previous.shape:
                 raise ExportError(f"frame {self.frames + 1} is {indices.shape[::-1]}, the GIF {self._previous.shape[::-1]}")
             changed = indices != self._previous
             rows, cols = np.flatnonzero(changed.any(1)), np.flatnonzero(changed.any(0))
-            if len(rows):
-                box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
-            else:  # the same picture again: store one pixel, so the frame (and its time) still counts
-                box = (0, 0, 1, 1)
-        x0, y0, x1, y1 = box
-        part = self._image(indices[y0:y1, x0:x1])
-        for chunk in getdata(part, (x0, y0), duration=self.frame_ms, disposal=1):  # 1: keep, draw the next over
+            if len(rows):  # the rectangle that changed; inside it, what did not change shows through
+                y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+            else:  # the same picture again: one see-through pixel, so the frame (and its time) still counts
+                y0, y1, x0, x1 = 0, 1, 0, 1
+            offset = (x0, y0)
+            part = np.where(changed[y0:y1, x0:x1], indices[y0:y1, x0:x1], TRANSPARENT).astype(np.uint8)
+            params["transparency"] = TRANSPARENT
+        for chunk in getdata(self._image(part), offset, **params):
             self.fp.write(chunk)
         self._previous = indices
         self.frames += 1
