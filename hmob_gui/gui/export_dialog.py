@@ -217,8 +217,8 @@ class ExportRunner(QObject):
 class ExportDialog(QDialog):
     """What to export, from where, how, and to which file; refuses bad values with the reason, in place."""
 
-    def __init__(self, parent=None, *, snapshots=(), snapshot=None, color_scale: str = "filter", folder: str = "",
-                 drawn_input=None, dataset: str = "mnist", data_dir: str | None = None):
+    def __init__(self, parent=None, *, snapshots=(), snapshot=None, color_scale: str = "filter", mode: str = "filters",
+                 folder: str = "", drawn_input=None, dataset: str = "mnist", data_dir: str | None = None):
         super().__init__(parent)
         self.setWindowTitle("Export")
         self._snapshots = tuple(snapshots)
@@ -253,10 +253,7 @@ class ExportDialog(QDialog):
             box.setRange(lo, hi)
             box.setValue(value)
             box.setSuffix(" px")
-        self.use_drawing = QComboBox()
-        shown = getattr(drawn_input, "description", "none")
-        self.use_drawing.addItem(f"the Draw panel's input ({shown})", "drawing")
-        self.use_drawing.addItem("a test digit or an image file:", "spec")
+        self.input_choice = QComboBox()  # items depend on what is exported (see _on_what)
         self.input_spec = QLineEdit()
         self.input_spec.setPlaceholderText("test digit index (e.g. 7) or an image file")
         self.input_browse = QPushButton("Browse…")
@@ -283,7 +280,7 @@ class ExportDialog(QDialog):
         form.addRow("Frame range", self.frames)
         form.addRow("Frame rate", self.fps)
         form.addRow("Size", self._row(self.width_box, QLabel("×"), self.height_box))
-        input_row = self._row(self.use_drawing, self.input_spec, self.input_browse)
+        input_row = self._row(self.input_choice, self.input_spec, self.input_browse)
         form.addRow("Input", input_row)
         form.addRow("Node images", self.mode)
         form.addRow("Save as", self._row(self.out, self.out_browse))
@@ -301,14 +298,13 @@ class ExportDialog(QDialog):
 
         self.history_button.toggled.connect(self._on_what)
         self.source.currentIndexChanged.connect(self._on_source)
-        self.use_drawing.currentIndexChanged.connect(self._on_input_choice)
+        self.input_choice.currentIndexChanged.connect(self._on_input_choice)
         self.source_browse.clicked.connect(self._browse_source)
         self.input_browse.clicked.connect(self._browse_input)
         self.out_browse.clicked.connect(self._browse_out)
         self.mode.currentIndexChanged.connect(lambda _: self._suggest_out())
-        if self._drawn_input is None:
-            self.use_drawing.setCurrentIndex(1)
-            self.use_drawing.setEnabled(False)
+        if mode == "correlation":
+            self.mode.setCurrentIndex(1)
         (self.history_button if self._snapshots or snapshot is None else self.inference_button).setChecked(True)
         self._on_what()
 
@@ -319,6 +315,8 @@ class ExportDialog(QDialog):
         layout.setContentsMargins(0, 0, 0, 0)
         for w in widgets:
             layout.addWidget(w, 1 if isinstance(w, QLineEdit) else 0)
+        if not any(isinstance(w, QLineEdit) for w in widgets):
+            layout.addStretch(1)
         return row
 
     # -------------------------------------------------------------- state
@@ -341,6 +339,15 @@ class ExportDialog(QDialog):
             if self._snapshot is None:
                 self.source.setCurrentIndex(1)
         self.source.blockSignals(False)
+        self.input_choice.blockSignals(True)
+        self.input_choice.clear()
+        if history:
+            self.input_choice.addItem("none: the tree alone", "none")
+        if self._drawn_input is not None:
+            self.input_choice.addItem(f"the Draw panel's input ({self._drawn_input.description})", "drawing")
+        self.input_choice.addItem("a test digit or an image file:", "spec")
+        self.input_choice.blockSignals(False)
+        self._on_input_choice()
         for w in (self.kind, self.frames, self.mode):
             w.setVisible(history)
             self._labels[w].setVisible(history)
@@ -348,7 +355,7 @@ class ExportDialog(QDialog):
         if history:
             self.formats.setText("GIF always; MP4 too (" + ("available" if mp4_available() else
                                  "install the mp4 extra: pip install -e '.[mp4]'") + "). "
-                                 "Leave the input empty for the tree alone, or give one to follow its path.")
+                                 "With an input, its path is drawn on every frame, explained by that frame's tree.")
         else:
             self.formats.setText("PNG or SVG: the tree with the input's path; GIF: two frames, the filters "
                                  "then the correlation maps x ⊙ w (the frame rate sets how long each shows).")
@@ -361,7 +368,7 @@ class ExportDialog(QDialog):
         self.source_browse.setEnabled(from_file)
 
     def _on_input_choice(self, *_) -> None:
-        spec = self.use_drawing.currentData() == "spec"
+        spec = self.input_choice.currentData() == "spec"
         self.input_spec.setEnabled(spec)
         self.input_browse.setEnabled(spec)
 
@@ -415,8 +422,9 @@ class ExportDialog(QDialog):
             raise ExportError("this window has no history yet: train a tree, open a run, or export from a run file")
         if not from_file and not history and self._snapshot is None:
             raise ExportError("there is no tree shown: open or train one, or export from a file")
-        drawn = self._drawn_input if self.use_drawing.currentData() == "drawing" else None
-        spec = None if drawn is not None else (self.input_spec.text().strip() or None)
+        choice = self.input_choice.currentData()
+        drawn = self._drawn_input if choice == "drawing" else None
+        spec = (self.input_spec.text().strip() or None) if choice == "spec" else None
         if spec is not None:
             from ..core.inputs import parse_input_spec
 
@@ -504,7 +512,8 @@ class ExportController(QObject):
         settings = w.training_panel.values() if hasattr(w, "training_panel") else {}
         self.dialog = ExportDialog(
             w, snapshots=w.timeline.snapshots(), snapshot=w.displayed_snapshot or w.current_snapshot,
-            color_scale=w.tree_view.tree_scene.color_scale, folder=w.settings.last_dir("exports"),
+            color_scale=w.tree_view.tree_scene.color_scale, mode=w.tree_view.image_mode(),
+            folder=w.settings.last_dir("exports"),
             drawn_input=self._drawn_input(), dataset=str(settings.get("dataset") or "mnist"),
             data_dir=settings.get("data_dir") or None)
         self.dialog.setAttribute(Qt.WA_DeleteOnClose)

@@ -103,9 +103,10 @@ def test_inference_of_the_shown_tree_with_the_drawing(make_window, qtbot, out_di
     else:
         window.inference_panel = SimpleNamespace(input=drawing, source="drawing")
     dialog = window.exporter.ask()
+    assert dialog.input_choice.currentData() == "none"  # an animation shows the tree alone unless asked
     dialog.inference_button.setChecked(True)
-    assert dialog.use_drawing.isEnabled() and dialog.use_drawing.currentData() == "drawing"
-    assert "the drawing" in dialog.use_drawing.currentText()
+    assert dialog.input_choice.currentData() == "drawing" and "the drawing" in dialog.input_choice.currentText()
+    assert not dialog.input_spec.isEnabled()
     dialog.out.setText(str(out_dir / "tree.png"))
     dialog.width_box.setValue(SMALL[0])
     dialog.height_box.setValue(SMALL[1])
