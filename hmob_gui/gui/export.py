@@ -276,10 +276,17 @@ class FrameRenderer:
         generator.setViewBox(QRectF(0, 0, w, h))
         generator.setTitle(title or (caption or "soft decision tree"))
         generator.setDescription("exported by hmob-gui")
+        atlas = self.scene.atlas
+        if atlas is not None:  # see _put_back_node_images: a tiny stand-in, replaced node by node below
+            self.scene.atlas = QImage(1, self.scene.snapshot.n_inner, QImage.Format_RGBA8888)
+            self.scene.atlas.fill(Qt.white)
         painter = QPainter(generator)
         painter.fillRect(QRectF(0, 0, w, h), Qt.white)
-        self._paint(painter, inset)
-        painter.end()
+        try:
+            self._paint(painter, inset)
+        finally:
+            painter.end()
+            self.scene.atlas = atlas
         buffer.close()
         return _put_back_node_images(bytes(data.data()), self.scene)
 
@@ -292,9 +299,11 @@ def _put_back_node_images(svg: bytes, scene: TreeScene) -> bytes:
 
     The items draw each node as one row of a shared atlas image (``drawImage``
     with a source rectangle); Qt's SVG generator ignores that rectangle and
-    embeds the whole atlas, squeezed, in every node. The nodes are painted
-    first, in order, so the first ``n_inner`` embedded pictures are theirs;
-    when they are not all the same atlas (a Qt that crops), nothing is changed.
+    embeds the whole atlas, squeezed, in every node (and encodes it once per
+    node: 12 s for a depth-8 tree). So the SVG is painted with a 1-pixel-wide
+    stand-in atlas, and the pictures it embedded are replaced here by each
+    node's own image. The nodes are the first pictures painted, in order (the
+    edges hold none; the legend and the inset come after the scene).
     """
     import base64
     import io
@@ -305,12 +314,12 @@ def _put_back_node_images(svg: bytes, scene: TreeScene) -> bytes:
         return svg
     n = scene.snapshot.n_inner
     found = list(_SVG_IMAGE.finditer(svg))
-    if n < 2 or len(found) < n or len({m.group(2) for m in found[:n]}) != 1:
-        return svg
+    if len(found) < n:
+        raise ExportError(f"SVG: {len(found)} node pictures were drawn, the tree has {n} nodes")
     parts, last = [], 0
     for node, m in enumerate(found[:n]):
         png = io.BytesIO()
-        Image.fromarray(scene.rgba[node], "RGBA").save(png, format="PNG")
+        Image.fromarray(np.ascontiguousarray(scene.rgba[node])).save(png, format="PNG")
         parts += [svg[last:m.start(2)], b"data:image/png;base64,", base64.b64encode(png.getvalue())]
         last = m.end(2)
     parts.append(svg[last:])
