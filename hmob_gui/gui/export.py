@@ -27,6 +27,8 @@ temporary file.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -450,6 +452,27 @@ def _check_cancel(cancelled: CancelCheck | None) -> None:
         raise ExportCancelled("export cancelled; no file was written")
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (os.umask would, for a moment, for every thread)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
+
+
+@contextlib.contextmanager
+def _atomic_output(out: Path):
+    """:func:`atomic_path`, and the file gets the permissions a new file would have (or the old file's):
+    the temporary file is made private (0600), which a shared picture must not stay."""
+    mode = out.stat().st_mode & 0o777 if out.is_file() else 0o666 & ~_umask()
+    with atomic_path(out, ExportError) as tmp:
+        yield tmp
+        os.chmod(tmp, mode)
+
+
 def _open_output(path: Path) -> BinaryIO:
     """The temporary file a stream is written to (tests replace this to simulate a full disk)."""
     return open(path, "wb")
@@ -479,7 +502,7 @@ def export_history(source, out: str | Path, options: AnimationOptions = Animatio
             inset = Inset(inp.x[0], (inp.short, f"tree: {tree_answer(s, explanation)}"))
         return renderer.render(s, explanation, frame_caption(s, options.kind), options.mode, inset)
 
-    with atomic_path(out, ExportError) as tmp:
+    with _atomic_output(out) as tmp:
         if suffix == ".gif":
             samples = {i: packed_rgb(draw(i)) for i in sorted({0, n // 2, n - 1})}
             palette = GifPalette.from_frames(samples.values(), reserved_colors())
@@ -530,7 +553,7 @@ def export_inference(snapshot: TreeSnapshot, inp: ExplainedInput, out: str | Pat
     def caption(mode):
         return inference_caption(snapshot, explanation, inp.description, mode)
 
-    with atomic_path(out, ExportError) as tmp:
+    with _atomic_output(out) as tmp:
         if suffix == ".svg":
             data = renderer.render_svg(snapshot, explanation, caption("filters"), "filters", inset,
                                        title=f"{inp.description}: soft decision tree")

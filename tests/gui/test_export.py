@@ -88,6 +88,9 @@ def test_epoch_gif_frames_size_duration_and_captions(history, tmp_path):
     assert not np.array_equal(frames[0][caption], frames[-1][caption])
     assert export.frame_caption(epochs[2], "epochs") == "epochs passed: 2 / 4"
     assert leftovers(tmp_path) == ["epochs.gif"]
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # not the temporary file's private 0600
 
 
 def test_sample_gif_has_every_snapshot_and_a_frame_range(history, tmp_path):
