@@ -59,6 +59,17 @@ def test_file_export_writes_the_window_history_as_a_gif(make_window, qtbot, run_
     assert "Exported" in window.statusBar().currentMessage()
     assert not window.errors and leftovers(out_dir) == ["epochs.gif"]
 
+    dialog = window.exporter.ask()  # the same from a saved run file, every snapshot
+    dialog.source.setCurrentIndex(1)
+    dialog.source_path.setText(str(run_file))
+    dialog.kind.setCurrentIndex(1)
+    dialog.out.setText(str(out_dir / "samples.gif"))
+    dialog.width_box.setValue(SMALL[0])
+    dialog.height_box.setValue(SMALL[1])
+    dialog.accept()
+    qtbot.waitUntil(lambda: len(window.exporter.results) == 2, timeout=60_000)
+    assert len(gif_frames(out_dir / "samples.gif")[0]) == len(window.timeline.history.samples()) == 13
+
 
 def test_dialog_refuses_bad_values_and_stays_open(make_window, qtbot, run_file, out_dir):
     window = make_window()
