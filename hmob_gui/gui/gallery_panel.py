@@ -113,8 +113,8 @@ class GalleryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(row)
-        layout.addWidget(self.list, 1)
         layout.addWidget(self.status)
+        layout.addWidget(self.list, 1)
 
         self.class_box.currentIndexChanged.connect(lambda _: self.refresh_page())
         self.wrong_box.toggled.connect(self._on_wrong_toggled)

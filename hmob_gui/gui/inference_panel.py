@@ -70,20 +70,10 @@ class InferencePanel(QWidget):
         self.preview = QLabel()
         self.preview.setFixedSize(28 * PREVIEW_SCALE + 2, 28 * PREVIEW_SCALE + 2)
         self.preview.setStyleSheet("border: 1px solid #888; background: white;")
-        self.preview.setToolTip("The 28×28 input exactly as the tree sees it (dark = ink = 1)")
-        preview_caption = QLabel("← the 28×28 input,\nexactly what the tree sees")
-        preview_caption.setStyleSheet("color: #555;")
+        self.preview.setToolTip("The 28×28 input, exactly what the tree sees (dark = ink = 1)")
         self.source_label = QLabel()
         self.source_label.setWordWrap(True)
         self.source_label.setStyleSheet("color: #555;")
-        side = QVBoxLayout()
-        side.addWidget(preview_caption)
-        side.addWidget(self.source_label)
-        side.addStretch(1)
-        preview_row = QHBoxLayout()
-        preview_row.addWidget(self.preview, 0, Qt.AlignTop)
-        preview_row.addLayout(side, 1)
-
         self.brush = QSlider(Qt.Horizontal)
         self.brush.setRange(*BRUSH_RANGE)
         self.brush.setValue(int(DEFAULT_BRUSH))
@@ -93,12 +83,13 @@ class InferencePanel(QWidget):
         self.undo_button = QPushButton("Undo")
         self.undo_button.setToolTip("Remove the last stroke (Ctrl+Z)")
         self.clear_button = QPushButton("Clear")
-        self.open_button = QPushButton("Open image…")
-        self.open_button.setToolTip("A picture of one digit: PNG, JPEG…, any size, dark on light or light on dark")
-        self.correlation_box = QCheckBox("show x ⊙ w in the tree (correlation)")
-        self.correlation_box.setToolTip("Each node's image becomes the input times its weights: what pushes "
-                                        "the input right (red) or left (blue) at that node")
+        self.open_button = QPushButton("Open…")
+        self.open_button.setToolTip("Open a picture of one digit: PNG, JPEG…, any size, dark on light or light on dark")
+        self.correlation_box = QCheckBox("show x ⊙ w in the tree")
+        self.correlation_box.setToolTip("Correlation mode (View menu, Ctrl+K): each node's image becomes the input "
+                                        "times its weights, what pushes the input right (red) or left (blue) there")
 
+        # beside the preview: where the input comes from, the brush, the buttons, the mode
         brush_row = QHBoxLayout()
         brush_row.addWidget(QLabel("Brush"))
         brush_row.addWidget(self.brush, 1)
@@ -106,6 +97,15 @@ class InferencePanel(QWidget):
         buttons = QHBoxLayout()
         for b in (self.undo_button, self.clear_button, self.open_button):
             buttons.addWidget(b)
+        side = QVBoxLayout()
+        side.setSpacing(3)
+        side.addWidget(self.source_label)
+        side.addLayout(brush_row)
+        side.addLayout(buttons)
+        side.addWidget(self.correlation_box)
+        preview_row = QHBoxLayout()
+        preview_row.addWidget(self.preview, 0, Qt.AlignTop)
+        preview_row.addLayout(side, 1)
 
         self.prediction = PredictionPanel()
         self.gallery = GalleryPanel(data_dir)
@@ -113,18 +113,16 @@ class InferencePanel(QWidget):
         draw_layout = QVBoxLayout(draw_box)
         draw_layout.addWidget(self.canvas, 0, Qt.AlignHCenter)
         draw_layout.addLayout(preview_row)
-        draw_layout.addLayout(brush_row)
-        draw_layout.addLayout(buttons)
-        draw_layout.addWidget(self.correlation_box)
         prediction_box = QGroupBox("Prediction")
         QVBoxLayout(prediction_box).addWidget(self.prediction)
         gallery_box = QGroupBox("Real test digits")
         QVBoxLayout(gallery_box).addWidget(self.gallery)
-        gallery_box.setMinimumHeight(230)
+        gallery_box.setMinimumHeight(240)
 
         content = QWidget()
         layout = QVBoxLayout(content)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(4)
         layout.addWidget(draw_box)
         layout.addWidget(prediction_box)
         layout.addWidget(gallery_box, 1)
@@ -275,7 +273,8 @@ class InferencePanel(QWidget):
             why = ""
         self.prediction.show_prediction(self.explanation, self.teacher_probs, teacher_available=self.teacher is not None,
                                         class_names=snap.class_names if snap is not None else (), why_none=why)
-        self.source_label.setText("" if self.source is None else f"Input: {self.source}")
+        self.source_label.setText("← the 28×28 input the tree sees" if self.source is None
+                                  else f"← the 28×28 input the tree sees, from the {self.source}")
 
     def _show_preview(self) -> None:
         side = 28 * PREVIEW_SCALE

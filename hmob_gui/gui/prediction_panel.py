@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from . import colormaps
 
@@ -49,9 +49,7 @@ class PredictionPanel(QWidget):
         grid.addWidget(self.teacher, 2, 1)
         grid.setColumnStretch(1, 1)
         self.bars = pg.PlotWidget(background="w")
-        self.bars.setMinimumHeight(110)
-        self.bars.setMaximumHeight(150)
-        self.bars.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
+        self.bars.setFixedHeight(105)
         self.bars.setYRange(0, 1, padding=0.02)
         self.bars.setMouseEnabled(x=False, y=False)
         self.bars.hideButtons()
