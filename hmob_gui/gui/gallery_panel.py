@@ -9,8 +9,8 @@ wrong) and the teacher's.
 computation (:func:`~hmob_gui.core.predict.tree_answers`), redone when the tree
 changes. Over the 10,000 test digits it takes ~0.1 s, so it runs on a pool
 thread (at most one at a time, at most once a second while a tree is
-training) and comes back by a signal; over the 300-digit sample it runs at
-once. The teacher answers only for the digits on show (a batch of ≤ 48).
+training, not while the gallery is hidden) and comes back by a signal; over
+the 300-digit sample it runs at once. The teacher answers only for the digits on show (a batch of ≤ 48).
 """
 from __future__ import annotations
 
@@ -126,8 +126,7 @@ class GalleryPanel(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self.gallery is None:
-            QTimer.singleShot(0, self.ensure_loaded)
+        QTimer.singleShot(0, self.ensure_loaded if self.gallery is None else self._update_answers)
 
     def ensure_loaded(self) -> Gallery:
         """Load the gallery now if it is not yet (the full test set when found, else the sample)."""
@@ -174,6 +173,8 @@ class GalleryPanel(QWidget):
             return
         if self._job_running:
             return  # _on_answers starts the next one
+        if not self.isVisible():
+            return  # hidden (another dock tab in front): showEvent catches up
         wait = MIN_JOB_GAP_S - (time.monotonic() - self._last_job)
         if wait > 0:
             self._later.start(int(wait * 1000) + 1)

@@ -320,3 +320,37 @@ def test_the_explanation_follows_a_new_tree_of_another_depth(window, qtbot, tmp_
     assert ex.max_path == expected.max_path
     np.testing.assert_allclose(ex.logits, expected.logits, atol=1e-6)
     np.testing.assert_array_equal(panel.input, x)  # the drawing stays
+
+
+def test_the_explanation_follows_the_snapshot_on_show(window, qtbot):
+    """Live training and timeline scrubs show other snapshots of the same tree: the path follows."""
+    import dataclasses
+
+    panel = window.inference_panel
+    x = draw_shape(qtbot, panel, "seven")
+    snap = window.current_snapshot
+    other = dataclasses.replace(snap, filters=-snap.filters, biases=-snap.biases, epoch=snap.epoch + 1)
+    window._show_snapshot(other)  # what a live snapshot or a timeline scrub ends in
+    ex = window.tree_view.explanation()
+    expected = explain(other, x)
+    assert ex is panel.explanation and ex.max_path == expected.max_path
+    np.testing.assert_allclose(ex.logits, expected.logits, atol=1e-6)
+    np.testing.assert_allclose(ex.logits, -explain(snap, x).logits, atol=1e-5)
+
+
+def test_the_full_test_set_gallery_gets_its_answers_from_a_pool_thread(window, qtbot, mnist_dir):
+    from hmob_gui.core.gallery import load_test_set
+    from hmob_gui.core.predict import tree_answers
+
+    gallery = window.inference_panel.gallery
+    full = load_test_set(mnist_dir)
+    gallery.set_gallery(full)
+    assert not gallery.answers_ready()  # 10,000 digits: not in the GUI thread
+    gallery.wrong_box.setChecked(True)
+    assert "Finding the digits" in gallery.status.text()
+    qtbot.waitUntil(gallery.answers_ready, timeout=30_000)
+    expected = tree_answers(window.current_snapshot, full.inputs()).bigot_classes
+    np.testing.assert_array_equal(gallery.answers.bigot_classes, expected)
+    wrong = set(np.flatnonzero(expected != full.labels).tolist())
+    assert gallery.page and set(gallery.page) <= wrong
+    assert "10,000 digits from the MNIST test set" in gallery.status.text()
