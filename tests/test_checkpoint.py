@@ -14,6 +14,12 @@ from hmob_gui.core.teacher import TeacherCNN, TeacherConfig
 from hmob_gui.core.tree import SoftDecisionTree, TreeConfig
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @pytest.fixture
 def tree():
     torch.manual_seed(0)
@@ -31,6 +37,7 @@ def test_tree_round_trip_keeps_everything(tmp_path, tree):
     assert ckpt.metrics["test_accuracy"] == 0.9 and ckpt.history[0]["epoch"] == 1
     assert ckpt.summary().startswith("tree of depth 3 (hard)")
     assert [p.name for p in tmp_path.iterdir()] == ["t.pt"]  # no temporary file left
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_current_umask()  # a normal file, not mkstemp's 0600
 
 
 def test_teacher_round_trip(tmp_path):

@@ -452,25 +452,11 @@ def _check_cancel(cancelled: CancelCheck | None) -> None:
         raise ExportCancelled("export cancelled; no file was written")
 
 
-def _umask() -> int:
-    """The process's umask, read without changing it (os.umask would, for a moment, for every thread)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
-
-
 @contextlib.contextmanager
 def _atomic_output(out: Path):
-    """:func:`atomic_path`, and the file gets the permissions a new file would have (or the old file's):
-    the temporary file is made private (0600), which a shared picture must not stay."""
-    mode = out.stat().st_mode & 0o777 if out.is_file() else 0o666 & ~_umask()
+    """:func:`atomic_path` with export's own error type."""
     with atomic_path(out, ExportError) as tmp:
         yield tmp
-        os.chmod(tmp, mode)
 
 
 def _open_output(path: Path) -> BinaryIO:
