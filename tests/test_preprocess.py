@@ -149,8 +149,6 @@ def test_corrupt_or_missing_files_raise_digit_image_errors(tmp_path):
 
 
 def test_preprocessing_is_fast():
-    import time
-
     images = [draw("two", 40, 40, 200, w) for w in (3, 12, 30)]
     for img in images:  # warm up
         P.preprocess_digit(img, False, stroke_width=P.MNIST_STROKE_WIDTH)

@@ -19,7 +19,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from hmob_gui.core.explain import explain
-from hmob_gui.gui.drawing_canvas import FRAME, SIZE
+from hmob_gui.gui.drawing_canvas import FRAME
 from tests.test_preprocess import SHAPES
 
 pytestmark = pytest.mark.gui
