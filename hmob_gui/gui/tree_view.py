@@ -468,7 +468,6 @@ def paint_overlay(painter: QPainter, scene: TreeScene, rect: QRectF) -> None:
     # colour bar
     bar = colormaps.colorbar_rgba(160, 1)
     bar_img = QImage(bar.data, bar.shape[1], 1, 4 * bar.shape[1], QImage.Format_RGBA8888)
-    x0, y0 = rect.left() + 10, rect.bottom() - 44
     what = ("x ⊙ w: red pushes right, blue left" if scene.showing_correlation
             else "weights: red +, blue −, white 0")
     scale = "symmetric scale per filter (±max|v|)" if scene.color_scale == "filter" else "one symmetric scale for the tree"
@@ -478,7 +477,9 @@ def paint_overlay(painter: QPainter, scene: TreeScene, rect: QRectF) -> None:
     painter.setFont(_font(11))
     fm = QFontMetricsF(painter.font())
     width = max(160.0, *(fm.horizontalAdvance(t) for t in lines)) + 16
-    box = QRectF(x0 - 6, y0 - 14 * (len(lines) - 2) - 6, width, 48 + 14 * (len(lines) - 2))
+    # Bar at y0, its end labels above it, one text line every 14 px below: the last one ends 6 px above the edge.
+    x0, y0 = rect.left() + 10, rect.bottom() - 30 - 14 * (len(lines) - 1)
+    box = QRectF(x0 - 6, y0 - 20, width, 50 + 14 * (len(lines) - 1))
     painter.fillRect(box, QColor(255, 255, 255, 225))
     painter.drawImage(QRectF(x0, y0, 160, 10), bar_img)
     painter.setPen(QPen(_FRAME, 1))
