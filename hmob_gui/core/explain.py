@@ -68,7 +68,7 @@ def explain(tree, x) -> Explanation:
     q = snap.leaf_distributions
     return Explanation(
         logits=logits,
-        right_probs=1.0 / (1.0 + np.exp(-logits)),
+        right_probs=np.exp(-np.logaddexp(0.0, -logits)),  # σ(z) without overflow for very negative z
         path_probs=path_probs,
         max_path=topology.path_to_leaf(snap.depth, bigot),
         correlation=correlation.reshape((snap.n_inner, *snap.input_shape)),

@@ -255,8 +255,7 @@ class InferencePanel(QWidget):
         if self.input is not None and snap is not None and tuple(snap.input_shape) == (1, 28, 28):
             from ..core.explain import explain  # here: it imports torch, which the window loads after showing
 
-            with np.errstate(over="ignore"):  # exp of very negative logits: 0, as it should
-                ex = explain(snap, self.input)
+            ex = explain(snap, self.input)
         self.explanation = ex
         self._show_prediction()
         self.explanationChanged.emit(ex)
