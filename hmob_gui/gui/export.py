@@ -45,7 +45,7 @@ from ..core.errors import ExportError
 from . import colormaps
 from .animation_writers import (MP4_HINT, GifPalette, GifWriter, Mp4Writer, check_fps, even_size, gif_frame_ms,
                                 mp4_available)
-from .tree_view import COLOR_SCALES, IMAGE_MODES, OVERLAY_BOTTOM, OVERLAY_TOP, TreeScene, paint_overlay
+from .tree_view import COLOR_SCALES, IMAGE_MODES, TreeScene, frame_target, paint_frame, prepare_scene
 
 if TYPE_CHECKING:
     from ..core.explain import Explanation
@@ -223,31 +223,16 @@ class FrameRenderer:
         self.scene = TreeScene()
 
     def _set(self, snapshot, explanation, caption, mode) -> None:
-        scene = self.scene  # the same steps as render_tree_image
-        scene.explanation = None
-        scene.set_snapshot(snapshot)
-        scene.image_mode = mode if mode in IMAGE_MODES else "filters"
-        scene.color_scale = self.color_scale
-        scene.set_explanation(explanation)
-        scene.caption = caption
+        prepare_scene(self.scene, snapshot, explanation, caption, mode, self.color_scale)
 
     def scene_target(self) -> QRectF:
         """Where the whole scene lands in the frame, in pixels (as ``render_tree_image`` places it)."""
-        w, h = self.size
-        area = QRectF(6, OVERLAY_TOP, w - 12, max(h - OVERLAY_TOP - OVERLAY_BOTTOM, h * 0.5))
-        source = self.scene.sceneRect()
-        s = min(area.width() / source.width(), area.height() / source.height())
-        target = QRectF(0, 0, source.width() * s, source.height() * s)
-        target.moveCenter(area.center())
-        return target
+        return frame_target(self.scene, self.size)
 
     def _paint(self, painter: QPainter, inset: Inset | None) -> None:
-        w, h = self.size
-        painter.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
-        self.scene.render(painter, self.scene_target(), self.scene.sceneRect(), Qt.KeepAspectRatio)
-        paint_overlay(painter, self.scene, QRectF(0, 0, w, h))
+        paint_frame(painter, self.scene, self.size)
         if inset is not None:
-            _paint_inset(painter, inset, w)
+            _paint_inset(painter, inset, self.size[0])
 
     def render(self, snapshot: TreeSnapshot, explanation: Explanation | None = None, caption: str | None = None,
                mode: str = "filters", inset: Inset | None = None) -> QImage:
@@ -381,10 +366,10 @@ def rgb_array(image: QImage) -> np.ndarray:
 
 def reserved_colors() -> list[tuple[int, int, int]]:
     """Colours a GIF must keep exact: paper, text, path, frames, classes, and steps of the colour ramp."""
-    from .tree_view import _EDGE, _FRAME, _PATH, _SELECTED, _TEXT
+    from .tree_view import EDGE_COLOR, FRAME_COLOR, PATH_COLOR, SELECTED_COLOR, TEXT_COLOR
 
     colors = [(255, 255, 255), (0, 0, 0), (150, 70, 0)]  # paper, ink, the logit labels on the path
-    colors += [c.getRgb()[:3] for c in (_TEXT, _EDGE, _FRAME, _PATH, _SELECTED)]
+    colors += [c.getRgb()[:3] for c in (TEXT_COLOR, EDGE_COLOR, FRAME_COLOR, PATH_COLOR, SELECTED_COLOR)]
     for c in colormaps.CLASS_COLORS:
         colors += [tuple(c), QColor(*c).darker(130).getRgb()[:3]]  # bars, and the leaves' argmax digits
     lut = colormaps.DIVERGING_LUT[:, :3]

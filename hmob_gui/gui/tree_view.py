@@ -62,11 +62,11 @@ if TYPE_CHECKING:
 
 IMAGE_MODES = ("filters", "correlation")
 COLOR_SCALES = ("filter", "tree")
-_PATH = QColor(*colormaps.PATH_COLOR)
-_EDGE = QColor(120, 120, 120)
-_FRAME = QColor(150, 150, 150)
-_SELECTED = QColor(110, 40, 170)
-_TEXT = QColor(40, 40, 40)
+PATH_COLOR = QColor(*colormaps.PATH_COLOR)
+EDGE_COLOR = QColor(120, 120, 120)
+FRAME_COLOR = QColor(150, 150, 150)
+SELECTED_COLOR = QColor(110, 40, 170)
+TEXT_COLOR = QColor(40, 40, 40)
 MIN_TEXT_PX = 5.5  # text smaller than this on screen is not drawn (level of detail)
 
 
@@ -281,7 +281,7 @@ class _EdgesItem(QGraphicsItem):
     def refresh(self) -> None:
         ex = self._scene.explanation
         if ex is None:
-            self._groups = [(_cosmetic(_EDGE, 1.2), self._lines)]
+            self._groups = [(_cosmetic(EDGE_COLOR, 1.2), self._lines)]
         else:
             probs = np.asarray(ex.path_probs[1:], dtype=np.float64)
             buckets = np.minimum((np.sqrt(probs) * self.BUCKETS).astype(int), self.BUCKETS - 1)
@@ -293,7 +293,7 @@ class _EdgesItem(QGraphicsItem):
                     p = (b + 0.5) / self.BUCKETS
                     color = QColor(40, 40, 40, int(25 + 200 * p))
                     groups.append((_cosmetic(color, 0.6 + 5.0 * p * p), lines))
-            path_pen = _cosmetic(_PATH, 5.0)
+            path_pen = _cosmetic(PATH_COLOR, 5.0)
             path_pen.setCapStyle(Qt.RoundCap)
             groups.append((path_pen, [self._lines[n - 1] for n in ex.max_path[1:]]))
             self._groups = groups
@@ -344,11 +344,11 @@ class _InnerNodeItem(QGraphicsItem):
         h = sc.atlas.height() // sc.snapshot.n_inner
         painter.drawImage(r, sc.atlas, QRectF(0, node * h, sc.atlas.width(), h))
         if node == sc.selected:
-            painter.setPen(_cosmetic(_SELECTED, 3.5))
+            painter.setPen(_cosmetic(SELECTED_COLOR, 3.5))
         elif on_path:
-            painter.setPen(_cosmetic(_PATH, 3.5))
+            painter.setPen(_cosmetic(PATH_COLOR, 3.5))
         else:
-            painter.setPen(_cosmetic(_FRAME, 1.0))
+            painter.setPen(_cosmetic(FRAME_COLOR, 1.0))
         painter.setBrush(Qt.NoBrush)
         painter.drawRect(r)
         painter.setOpacity(1.0)
@@ -357,7 +357,7 @@ class _InnerNodeItem(QGraphicsItem):
         px = min(0.8 * self._above, _fit_pixel_size(text, 1.15 * r.width()))
         if px * scale >= MIN_TEXT_PX:
             painter.setFont(_font(px))
-            painter.setPen(_TEXT)
+            painter.setPen(TEXT_COLOR)
             painter.drawText(QRectF(r.left() - 0.1 * r.width(), r.top() - self._above, 1.2 * r.width(), self._above - 1),
                              Qt.AlignHCenter | Qt.AlignBottom, text)
         if on_path:
@@ -411,11 +411,11 @@ class _LeafItem(QGraphicsItem):
                 if c != top:
                     color.setAlpha(150)
                 painter.fillRect(QRectF(r.left() + c * bar_w, r.bottom() - bh, bar_w * 0.92, bh), color)
-            painter.setPen(_cosmetic(_FRAME, 0.8))
+            painter.setPen(_cosmetic(FRAME_COLOR, 0.8))
             painter.setBrush(Qt.NoBrush)
             painter.drawRect(r)
         if self.node == sc.selected or (ex is not None and self.leaf == ex.bigot_leaf):
-            painter.setPen(_cosmetic(_SELECTED if self.node == sc.selected else _PATH, 3.5))
+            painter.setPen(_cosmetic(SELECTED_COLOR if self.node == sc.selected else PATH_COLOR, 3.5))
             painter.setBrush(Qt.NoBrush)
             painter.drawRect(r.adjusted(-2, -2, 2, 2))
         px = 0.3 * r.width()
@@ -430,7 +430,7 @@ class _LeafItem(QGraphicsItem):
             small = px * 0.5
             if small * scale >= MIN_TEXT_PX:
                 painter.setFont(_font(small))
-                painter.setPen(_TEXT)
+                painter.setPen(TEXT_COLOR)
                 painter.drawText(QRectF(r.left(), r.bottom() + 1, r.width(), small * 1.4),
                                  Qt.AlignRight | Qt.AlignVCenter, f"{q[top]:.0%}")
 
@@ -454,7 +454,7 @@ def paint_overlay(painter: QPainter, scene: TreeScene, rect: QRectF) -> None:
     snap = scene.snapshot
     if snap is None:
         painter.setFont(_font(15))
-        painter.setPen(_TEXT)
+        painter.setPen(TEXT_COLOR)
         painter.drawText(rect, Qt.AlignCenter, "No tree loaded")
         return
     caption = scene.caption if scene.caption is not None else describe_snapshot(snap)
@@ -463,7 +463,7 @@ def paint_overlay(painter: QPainter, scene: TreeScene, rect: QRectF) -> None:
         fm = QFontMetricsF(painter.font())
         box = QRectF(rect.left() + 8, rect.top() + 6, fm.horizontalAdvance(caption) + 14, fm.height() + 6)
         painter.fillRect(box, QColor(255, 255, 255, 215))
-        painter.setPen(_TEXT)
+        painter.setPen(TEXT_COLOR)
         painter.drawText(box, Qt.AlignCenter, caption)
     # colour bar
     bar = colormaps.colorbar_rgba(160, 1)
@@ -482,9 +482,9 @@ def paint_overlay(painter: QPainter, scene: TreeScene, rect: QRectF) -> None:
     box = QRectF(x0 - 6, y0 - 20, width, 50 + 14 * (len(lines) - 1))
     painter.fillRect(box, QColor(255, 255, 255, 225))
     painter.drawImage(QRectF(x0, y0, 160, 10), bar_img)
-    painter.setPen(QPen(_FRAME, 1))
+    painter.setPen(QPen(FRAME_COLOR, 1))
     painter.drawRect(QRectF(x0, y0, 160, 10))
-    painter.setPen(_TEXT)
+    painter.setPen(TEXT_COLOR)
     if scene.color_scale == "tree" and scene.limits is not None:
         m = float(scene.limits[0])
         ends = (f"−{m:.2g}", f"+{m:.2g}")
@@ -675,6 +675,35 @@ _offscreen_scene: TreeScene | None = None
 _own_app = None  # the QApplication we had to create, kept alive
 
 
+def prepare_scene(scene: "TreeScene", snapshot: TreeSnapshot, explanation: Explanation | None = None,
+                  caption: str | None = None, mode: str = "filters", color_scale: str = "filter") -> None:
+    """Put one frame's content into ``scene`` (shared by the offscreen renderer and the exporter)."""
+    scene.explanation = None
+    scene.set_snapshot(snapshot)
+    scene.image_mode = mode if mode in IMAGE_MODES else "filters"
+    scene.color_scale = color_scale
+    scene.set_explanation(explanation)
+    scene.caption = caption
+
+
+def frame_target(scene: "TreeScene", size: tuple[int, int]) -> QRectF:
+    """Where the whole scene lands in a frame of ``size`` pixels, between the caption and the legend."""
+    w, h = int(size[0]), int(size[1])
+    area = QRectF(6, OVERLAY_TOP, w - 12, max(h - OVERLAY_TOP - OVERLAY_BOTTOM, h * 0.5))
+    source = scene.sceneRect()
+    s = min(area.width() / source.width(), area.height() / source.height())
+    target = QRectF(0, 0, source.width() * s, source.height() * s)
+    target.moveCenter(area.center())
+    return target
+
+
+def paint_frame(painter: QPainter, scene: "TreeScene", size: tuple[int, int]) -> None:
+    """The scene and its caption and legend, as one frame of ``size`` pixels."""
+    painter.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
+    scene.render(painter, frame_target(scene, size), scene.sceneRect(), Qt.KeepAspectRatio)
+    paint_overlay(painter, scene, QRectF(0, 0, int(size[0]), int(size[1])))
+
+
 def render_tree_image(snapshot: TreeSnapshot, explanation: Explanation | None = None,
                       size: tuple[int, int] = (1152, 576), caption: str | None = None,
                       mode: str = "filters", color_scale: str = "filter") -> QImage:
@@ -684,24 +713,10 @@ def render_tree_image(snapshot: TreeSnapshot, explanation: Explanation | None = 
         _own_app = QApplication([])
     if _offscreen_scene is None:
         _offscreen_scene = TreeScene()
-    scene = _offscreen_scene
-    scene.explanation = None
-    scene.set_snapshot(snapshot)
-    scene.image_mode = mode if mode in IMAGE_MODES else "filters"
-    scene.color_scale = color_scale
-    scene.set_explanation(explanation)
-    scene.caption = caption
-    w, h = int(size[0]), int(size[1])
-    image = QImage(w, h, QImage.Format_RGB32)
+    prepare_scene(_offscreen_scene, snapshot, explanation, caption, mode, color_scale)
+    image = QImage(int(size[0]), int(size[1]), QImage.Format_RGB32)
     image.fill(Qt.white)
     painter = QPainter(image)
-    painter.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
-    area = QRectF(6, OVERLAY_TOP, w - 12, max(h - OVERLAY_TOP - OVERLAY_BOTTOM, h * 0.5))
-    source = scene.sceneRect()
-    s = min(area.width() / source.width(), area.height() / source.height())
-    target = QRectF(0, 0, source.width() * s, source.height() * s)
-    target.moveCenter(area.center())
-    scene.render(painter, target, source, Qt.KeepAspectRatio)
-    paint_overlay(painter, scene, QRectF(0, 0, w, h))
+    paint_frame(painter, _offscreen_scene, size)
     painter.end()
     return image
