@@ -39,18 +39,6 @@ class Explanation:
         return float(self.bigot_distribution.max())
 
 
-def _log_path(logits: np.ndarray, depth: int) -> np.ndarray:
-    log_right = -np.logaddexp(0.0, -logits)
-    log_left = log_right - logits
-    edge = np.stack((log_left, log_right), axis=1).reshape(-1)
-    levels = [np.zeros(1, dtype=logits.dtype)]
-    for d in range(depth):
-        width = 2**d
-        start = 2 * width - 2
-        levels.append((levels[-1][:, None] + edge[start : start + 2 * width].reshape(width, 2)).reshape(-1))
-    return np.concatenate(levels)
-
-
 def explain(tree, x) -> Explanation:
     """Explain one input (any array of the tree's input shape, values as in training: [0, 1])."""
     snap = tree if isinstance(tree, TreeSnapshot) else make_tree_snapshot(tree, dtype=np.float32)
@@ -61,14 +49,14 @@ def explain(tree, x) -> Explanation:
     weights = snap.filters.reshape(snap.n_inner, -1).astype(np.float32, copy=False)
     correlation = weights * flat_x
     logits = snap.beta * (correlation.sum(axis=1) + snap.biases)
-    log_path = _log_path(logits.astype(np.float64), snap.depth)
+    log_path = topology.path_log_probs(logits.astype(np.float64)[None], snap.depth)[0]
     path_probs = np.exp(log_path)
     leaf_probs = path_probs[snap.n_inner :]
     bigot = int(np.argmax(log_path[snap.n_inner :]))
     q = snap.leaf_distributions
     return Explanation(
         logits=logits,
-        right_probs=np.exp(-np.logaddexp(0.0, -logits)),  # σ(z) without overflow for very negative z
+        right_probs=np.exp(topology.log_sigmoid(logits)),  # σ(z) without overflow for very negative z
         path_probs=path_probs,
         max_path=topology.path_to_leaf(snap.depth, bigot),
         correlation=correlation.reshape((snap.n_inner, *snap.input_shape)),

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .topology import path_log_probs
+
 if TYPE_CHECKING:  # snapshot.py imports torch; the window must open before torch loads
     from .snapshot import TreeSnapshot
 
@@ -29,14 +31,7 @@ def leaf_log_probs(snapshot: TreeSnapshot, inputs: np.ndarray) -> np.ndarray:
     x = np.asarray(inputs, dtype=np.float32).reshape(len(inputs), -1)
     weights = snapshot.filters.reshape(snapshot.n_inner, -1).astype(np.float32, copy=False)
     logits = (x @ weights.T + snapshot.biases) * np.float32(snapshot.beta)
-    log_right = np.minimum(logits, 0) - np.log1p(np.exp(-np.abs(logits)))  # log σ(z), stable; 10× faster than logaddexp
-    log_left = log_right - logits
-    log_path = np.zeros((len(x), 1), dtype=np.float32)
-    for d in range(snapshot.depth):
-        start, width = 2**d - 1, 2**d
-        left, right = log_left[:, start : start + width], log_right[:, start : start + width]
-        log_path = np.stack((log_path + left, log_path + right), axis=2).reshape(len(x), 2 * width)
-    return log_path
+    return path_log_probs(logits, snapshot.depth, leaves_only=True)
 
 
 def tree_answers(snapshot: TreeSnapshot, inputs: np.ndarray) -> TreeAnswers:
