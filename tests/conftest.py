@@ -18,6 +18,18 @@ def real_data_dir() -> Path | None:
     return candidate if (candidate / "t10k-labels-idx1-ubyte.gz").exists() or (candidate / "t10k-labels-idx1-ubyte").exists() else None
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Tests never write into the user's real cache (teacher targets, downloads)."""
+    previous = os.environ.get("HMOB_CACHE")
+    os.environ["HMOB_CACHE"] = str(tmp_path_factory.mktemp("hmob-cache"))
+    yield
+    if previous is None:
+        os.environ.pop("HMOB_CACHE", None)
+    else:
+        os.environ["HMOB_CACHE"] = previous
+
+
 @pytest.fixture(scope="session")
 def mnist_dir() -> Path:
     folder = real_data_dir()

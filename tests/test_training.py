@@ -8,7 +8,7 @@ import torch
 
 from hmob_gui.core.jobs import TeacherJob, TreeJob, run_job
 from hmob_gui.core.teacher import TeacherCNN, TeacherPredictor
-from hmob_gui.core.training import (BatchProgress, EpochFinished, SnapshotTaken, StateChanged, TrainConfig,
+from hmob_gui.core.training import (BatchProgress, Preparing, EpochFinished, SnapshotTaken, StateChanged, TrainConfig,
                                     Trainer, TrainingControl, TrainingFinished, TreeTask)
 from hmob_gui.core.augment import random_shift, shift_images
 from hmob_gui.core.tree import SoftDecisionTree, TreeConfig
@@ -146,7 +146,7 @@ def test_diverging_weights_are_rolled_back(mnist_small):
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
-def test_teacher_learns_and_distillation_targets_are_soft(mnist_small):
+def test_teacher_learns_and_distillation_targets_are_soft(mnist_small, tmp_path):
     data = mnist_small.subset(n_train=3000, n_val=500, n_test=1000)
     outcome = run_job(TeacherJob(train=TrainConfig(epochs=1, batch_size=64)), data=data)
     assert outcome.result.test_metrics["accuracy"] > 0.75  # one epoch on 3,000 real digits
@@ -162,6 +162,23 @@ def test_teacher_learns_and_distillation_targets_are_soft(mnist_small):
     assert probs.shape == (10,) and probs.sum() == pytest.approx(1.0, abs=1e-5)
     distilled = run_job(TreeJob(tree=TreeConfig(depth=3), train=TrainConfig(epochs=1)), data=data, teacher=teacher)
     assert distilled.result.status == "completed" and distilled.job.training_info()["targets"] == "distilled"
+
+    # With shift augmentation, each shifted digit's target is the teacher's answer for that shift.
+    from hmob_gui.core.augment import teacher_targets_per_shift
+    from hmob_gui.core.teacher import soft_targets
+
+    table = teacher_targets_per_shift(teacher, x[:60], 1, temperature=2.0, cache_dir=tmp_path)
+    assert table.shape == (9, 60, 10) and table.dtype == torch.float16
+    for shift_id in (0, 4, 8):
+        expected = soft_targets(teacher, shift_images(x[:60], shift_id, 1), temperature=2.0)
+        torch.testing.assert_close(table[shift_id].float(), expected, atol=2e-3, rtol=0)
+    assert len(list(tmp_path.iterdir())) == 1  # one cache file
+    again = teacher_targets_per_shift(teacher, x[:60], 1, temperature=2.0, cache_dir=tmp_path)  # from the cache
+    assert torch.equal(again, table)
+    rec = Recorder()
+    shifted = Trainer(TreeTask(SoftDecisionTree(TreeConfig(depth=2)), teacher), data.subset(n_train=500),
+                      TrainConfig(epochs=1, augment_shift=1), rec).run()
+    assert shifted.status == "completed" and rec.of(Preparing)[-1].done == 9
 
 
 def test_random_shift_moves_content_and_fills_with_zeros():

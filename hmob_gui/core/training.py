@@ -362,6 +362,10 @@ class Trainer:
         per_shift = cfg.augment_shift > 0 and getattr(task, "targets_follow_input", False)
         if per_shift:
             targets = task.targets_per_shift(x_train, cfg.augment_shift, self._preparing)
+        elif getattr(task, "teacher", None) is not None:
+            self._emit(Preparing("the teacher labels the training digits", 0, 1))
+            targets = task.targets(x_train, y_train)
+            self._emit(Preparing("the teacher labels the training digits", 1, 1))
         else:
             targets = task.targets(x_train, y_train)
         n = len(y_train)

@@ -202,6 +202,9 @@ class ModelWorker(QObject):
             self.trainingStarted.emit(event)
         elif isinstance(event, t.TrainingFinished):
             self.trainingFinished.emit(event)
+        elif isinstance(event, t.Preparing):
+            self.busyChanged.emit(event.message if event.total <= 1 else
+                                  f"{event.message} ({event.done} of {event.total} shifts)")
 
     @Slot(object, object)
     def train(self, request: TrainingRequest, control) -> None:
