@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QFileDialog, 
                                QHBoxLayout, QLabel, QLineEdit, QPushButton, QRadioButton, QScrollArea,
                                QToolButton, QVBoxLayout, QWidget)
 
-from .training_request import DEFAULTS, FormError, TrainingRequest, build_request
+from .training_request import DEFAULTS, RECIPES, FormError, TrainingRequest, build_request
 
 _INVALID_STYLE = "border: 2px solid #d62728; border-radius: 3px;"
 
@@ -65,6 +65,15 @@ class TrainingPanel(QScrollArea):
         self._error: FormError | None = None
 
         from ..core.datasets import DATASETS
+
+        # ---- one-click recipes
+        self.recipe_combo = QComboBox()
+        self.recipe_combo.addItem("recipe…", None)
+        for name in RECIPES:
+            self.recipe_combo.addItem(name, name)
+        self.recipe_combo.setToolTip("Fill the form with a ready-made set of settings; data and teacher stay as they are")
+        self.recipe_combo.activated.connect(self._apply_recipe)
+        outer.addWidget(self.recipe_combo)
 
         # ---- data
         data_box, form = self._group("Data", outer)
@@ -317,6 +326,16 @@ class TrainingPanel(QScrollArea):
             self.pauseRequested.emit()
 
     # -------------------------------------------------------------- browsing
+
+    def _apply_recipe(self, index: int) -> None:
+        name = self.recipe_combo.itemData(index)
+        if name is None:
+            return
+        keep = {k: v for k, v in self.values().items() if k in ("dataset", "data_dir", "teacher_source",
+                                                                 "teacher_path", "teacher_epochs", "targets",
+                                                                 "device", "train_limit", "snapshot_every", "seed")}
+        self.set_values({**DEFAULTS, **RECIPES[name], **keep})
+        self.recipe_combo.setCurrentIndex(0)
 
     def _browse_data_dir(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder holding the data set files",

@@ -39,6 +39,19 @@ DEFAULTS: dict = {
     "train_limit": "0",  # 0: all training images; N: only the first N (quick looks)
 }
 
+#: one-click settings: the form's defaults changed by these (the shipped models' own recipes, see checkpoints/make.sh)
+RECIPES: dict[str, dict] = {
+    "defaults: a quick look (depth 4, about 20 s per 40 epochs)": {},
+    "shipped depth-4 recipe (91.8% distilled)": {
+        "depth": "4", "batch_size": "16", "lr": "0.01", "lr_schedule": "cosine", "penalty": "0.003",
+        "epochs": "40", "augment_shift": "0",
+    },
+    "shipped depth-8 recipe (96.9% distilled; 120 epochs)": {
+        "depth": "8", "batch_size": "64", "lr": "0.002", "lr_schedule": "cosine", "penalty": "0.03",
+        "epochs": "120", "augment_shift": "1",
+    },
+}
+
 LABELS: dict = {
     "dataset": "data set", "data_dir": "data folder", "teacher_source": "teacher",
     "teacher_path": "teacher file", "teacher_epochs": "teacher epochs", "depth": "tree depth",

@@ -50,3 +50,14 @@ def test_bad_values_are_refused_naming_the_field(values, field):
         build_request(values)
     assert info.value.field == field
     assert str(info.value)
+
+
+def test_every_recipe_is_a_valid_request():
+    """The one-click recipes in the training form build jobs the core accepts."""
+    from hmob_gui.gui.training_request import DEFAULTS, RECIPES, build_request
+
+    for name, recipe in RECIPES.items():
+        request = build_request({**DEFAULTS, **recipe, "teacher_source": "file", "teacher_path": "t.pt"})
+        job = request.tree_job
+        assert job.tree.depth == int(recipe.get("depth", DEFAULTS["depth"])), name
+        assert job.train.augment_shift == int(recipe.get("augment_shift", 0)), name

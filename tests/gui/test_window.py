@@ -43,6 +43,22 @@ def test_bad_settings_are_refused_with_the_reason(make_window, field, value, wor
     assert w.state == "idle"
 
 
+def test_a_recipe_fills_the_form_and_keeps_data_and_teacher(make_window):
+    w = make_window(wait_loaded=False)
+    panel = w.training_panel
+    panel.set_value("data_dir", "/some/data")
+    panel.set_value("depth", "3")
+    combo = panel.recipe_combo
+    index = next(i for i in range(combo.count()) if "depth-8" in combo.itemText(i))
+    combo.activated.emit(index)
+    values = panel.values()
+    assert (values["depth"], values["batch_size"], values["augment_shift"], values["epochs"]) == ("8", "64", "1", "120")
+    assert values["data_dir"] == "/some/data"  # what the user chose about data is kept
+    assert combo.currentIndex() == 0  # back to "recipe…", ready for the next one
+    panel.validate()
+    assert panel.start_button.isEnabled()
+
+
 def test_corrupt_checkpoint_shows_an_error_and_keeps_the_model(make_window, qtbot, tmp_path):
     w = make_window()
     before = w.current_snapshot
