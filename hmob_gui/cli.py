@@ -98,6 +98,8 @@ def _train_args(p: argparse.ArgumentParser, epochs: int, lr: float, batch: int, 
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--snapshot-every", type=int, default=1000, metavar="N", help="samples between snapshots")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="CPU threads for training (default 0: automatic; one for small trees)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -106,7 +108,7 @@ def _train_config(args):
 
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_schedule=args.lr_schedule,
                        weight_decay=args.weight_decay, seed=args.seed, snapshot_every=args.snapshot_every,
-                       augment_shift=args.augment_shift, device=args.device)
+                       augment_shift=args.augment_shift, device=args.device, threads=args.threads)
 
 
 def _finish(outcome, out: str, quiet: bool) -> int:
