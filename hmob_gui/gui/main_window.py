@@ -33,8 +33,8 @@ from .training_panel import TrainingPanel
 from .tree_view import TreeView
 from .worker import RunContents, WorkerHandle
 
-MIN_DRAW_GAP_MS = 40  # at most ~25 tree redraws a second while training
-DRAW_SHARE = 0.08  # and at most ~8% of the time spent redrawing the tree: the GUI thread shares the cores
+MIN_DRAW_GAP_MS = 100  # at most 10 tree redraws a second while training (every snapshot stays in the timeline)
+DRAW_SHARE = 0.05  # and at most ~5% of the time spent redrawing the tree: the GUI thread shares the cores
 #                    and the GIL with the training (a depth-8 redraw costs ~15 ms: ~5 redraws a second)
 CHECKPOINT_FILTER = "Checkpoints (*.pt);;All files (*)"
 RUN_FILTER = "hmob-gui runs (*.hmobrun);;All files (*)"
