@@ -57,6 +57,13 @@ def digit():
     return ExplainedInput(x=x, description="a drawn one", short="one")
 
 
+def save_run_file(folder, depth):
+    """A run file of a small history (4 epochs, 2 sample snapshots each) in ``folder``."""
+    from hmob_gui.core.runfile import SavedRun, save_run
+
+    return save_run(folder / "run.hmobrun", SavedRun(snapshots=make_history(depth=depth, epochs=4, per_epoch=2)))
+
+
 def gif_frames(path):
     """Every frame of a GIF as RGB arrays, and each frame's duration (ms)."""
     frames, durations = [], []

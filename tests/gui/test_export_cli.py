@@ -11,16 +11,12 @@ from PIL import Image
 
 from hmob_gui.cli import main
 
-from .test_export import gif_frames, leftovers, make_history
+from .test_export import gif_frames, leftovers, make_history, save_run_file
 
 
 @pytest.fixture(scope="module")
 def run_file(tmp_path_factory):
-    from hmob_gui.core.runfile import SavedRun, save_run
-
-    path = tmp_path_factory.mktemp("runs") / "run.hmobrun"
-    save_run(path, SavedRun(snapshots=make_history(depth=3, epochs=4, per_epoch=2)))
-    return path
+    return save_run_file(tmp_path_factory.mktemp("runs"), depth=3)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from PIL import Image
 from hmob_gui.gui import export
 from hmob_gui.gui.export_dialog import ExportDialog, ExportRequest
 
-from .test_export import gif_frames, leftovers, make_history
+from .test_export import gif_frames, leftovers, make_history, save_run_file
 
 pytestmark = pytest.mark.gui
 SMALL = (480, 240)
@@ -19,11 +19,7 @@ SMALL = (480, 240)
 
 @pytest.fixture
 def run_file(tmp_path_factory):
-    from hmob_gui.core.runfile import SavedRun, save_run
-
-    path = tmp_path_factory.mktemp("runs") / "run.hmobrun"
-    save_run(path, SavedRun(snapshots=make_history(depth=4, epochs=4, per_epoch=2)))
-    return path
+    return save_run_file(tmp_path_factory.mktemp("runs"), depth=4)
 
 
 @pytest.fixture
