@@ -11,7 +11,7 @@ from PIL import Image
 
 from hmob_gui.cli import main
 
-from .test_export import gif_frames, leftovers, make_history, save_run_file
+from .test_export import gif_frames, leftovers, save_run_file
 
 
 @pytest.fixture(scope="module")
