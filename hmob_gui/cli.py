@@ -131,8 +131,18 @@ def _format_metrics(metrics: dict) -> str:
     return ", ".join(parts) or "not evaluated"
 
 
+def _check_out(path: str) -> None:
+    """Refuse an unwritable --out before hours of training, not after."""
+    from .core.atomic import check_writable
+    from .core.errors import CheckpointError
+
+    check_writable(path, CheckpointError)
+
+
 def cmd_train_teacher(args) -> int:
     from .core.jobs import TeacherJob, run_job
+
+    _check_out(args.out)
 
     job = TeacherJob(train=_train_config(args), dataset=args.dataset, data_dir=args.data)
     outcome = run_job(job, TqdmListener(args.quiet), progress=download_progress(args.quiet))
@@ -142,6 +152,8 @@ def cmd_train_teacher(args) -> int:
 def cmd_train_tree(args) -> int:
     from .core.jobs import TreeJob, run_job
     from .core.tree import TreeConfig
+
+    _check_out(args.out)
 
     tree = TreeConfig(depth=args.depth, beta=args.beta, learn_beta=args.learn_beta,
                       penalty_strength=args.penalty, penalty_decay=args.penalty_decay, ema_window=args.ema_window)
@@ -187,8 +199,8 @@ def cmd_eval(args) -> int:
         metrics = task.evaluate(x, y)
     print(f"{ckpt.path}: {ckpt.summary()}")
     print(f"{args.split} set ({len(split):,} images): {_format_metrics(metrics)}")
-    if ckpt.history:
-        last = ckpt.history[-1]
+    last = ckpt.history[-1] if ckpt.history else {}
+    if isinstance(last.get("epoch"), int) and isinstance(last.get("val_accuracy"), float):
         print(f"trained {last['epoch']} epochs; last validation accuracy {last['val_accuracy']:.2%}")
     return 0
 
@@ -293,7 +305,10 @@ def cmd_export_inference(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="hmob", description="Distil a CNN into a soft decision tree and look inside it.")
+    parser.add_argument("--version", action="version", version=f"hmob-gui {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("train-teacher", help="train the CNN teacher")

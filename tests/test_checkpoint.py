@@ -165,3 +165,40 @@ def test_run_file_round_trip_and_bad_files(tmp_path, tree):
     with pytest.raises(CheckpointError, match="refused"):
         load_run(path)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_damaged_metadata_is_refused_with_the_reason(tmp_path, tree):
+    for key, value, words in (("metrics", "oops", "metrics is a str"), ("dataset", [1, 2], "dataset is a list"),
+                              ("history", [{"epoch": 1}, 3], "history entries"),
+                              ("dataset", {"class_names": ["a"]}, "1 class names for a model of 10 classes")):
+        payload = checkpoint_payload("tree", tree)
+        payload[key] = value
+        with pytest.raises(CheckpointError, match=words):
+            load_checkpoint(save_payload(tmp_path / "t.pt", payload))
+    with pytest.raises(CheckpointError, match="is a folder"):
+        load_checkpoint(tmp_path)
+
+
+def test_damaged_run_files_are_refused(tmp_path, tree):
+    good = make_tree_snapshot(tree, epoch=1, kind="epoch")
+    crafted = [
+        ({"snapshots": [{**good.to_arrays(), "depth": 40}]}, "depth must be 1…10"),
+        ({"snapshots": [{**good.to_arrays(), "depth": 4}]}, "a depth-4 tree needs"),
+        ({"settings": "x"}, "settings is a str"),
+        ({"test_metrics": [1]}, "test_metrics is a list"),
+    ]
+    for change, words in crafted:
+        run = SavedRun(snapshots=[good])
+        path = save_run(tmp_path / "r.hmobrun", run)
+        payload = torch.load(path, weights_only=True)
+        for key, value in change.items():
+            if key == "snapshots":
+                value = [{k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) else v
+                          for k, v in d.items()} for d in value]
+            payload[key] = value
+        torch.save(payload, path)
+        with pytest.raises(CheckpointError, match=words):
+            load_run(path)
+    # Too few class names in a snapshot: numbered names fill in, nothing breaks.
+    short = make_tree_snapshot(tree, class_names=("a",))
+    assert short.class_names == ("a", "1", "2", "3", "4", "5", "6", "7", "8", "9")

@@ -60,6 +60,11 @@ def test_user_errors_exit_2_with_one_line(tmp_path):
 def test_missing_data_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.delenv("HMOB_DATA", raising=False)
     result = run_cli("train-tree", "--hard", "--data", str(tmp_path / "empty"), "--epochs", "1")
-    # No network here: either the download fails or is refused; both must name the files.
+    # A folder that does not exist is a typo: said, not created.
+    assert result.returncode == 2 and "does not exist" in result.stderr
+    assert not (tmp_path / "empty").exists()
+    # An empty folder: no network here, so the download fails; the message names the files.
+    (tmp_path / "empty").mkdir()
+    result = run_cli("train-tree", "--hard", "--data", str(tmp_path / "empty"), "--epochs", "1")
     assert result.returncode == 2
     assert "train-images-idx3-ubyte.gz" in result.stderr and "t10k-labels-idx1-ubyte.gz" in result.stderr

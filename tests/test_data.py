@@ -235,3 +235,13 @@ def test_download_from_a_local_http_server(mnist_dir, tmp_path, isolated_env):
     assert (len(d.train), len(d.val), len(d.test)) == (50_000, 10_000, 10_000)
     assert {n for n, _, _ in seen} == {f.gz_name for f in MNIST.files}
     assert all(total is not None for _, _, total in seen)
+
+
+def test_a_named_folder_that_is_missing_or_a_file_is_reported_not_created(tmp_path, isolated_env, monkeypatch):
+    with pytest.raises(DataNotFoundError, match="does not exist"):
+        load_dataset("mnist", tmp_path / "typo")
+    assert not (tmp_path / "typo").exists()
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setenv("HMOB_DATA", str(tmp_path / "a-file"))
+    with pytest.raises(DataNotFoundError, match="HMOB_DATA .* is not a folder"):
+        load_dataset("mnist")

@@ -205,3 +205,24 @@ def test_bad_training_settings_are_refused(mnist_small):
         TreeJob(targets="soft")
     with pytest.raises(ConfigError, match="teacher"):
         run_job(TreeJob(teacher_path=None), data=mnist_small)
+
+
+def test_a_huge_learning_rate_is_reported_as_divergence(mnist_small):
+    """lr 1e6 keeps the loss finite for a while but sends the weights off: stopped, last good weights kept."""
+    data = mnist_small.subset(n_train=2000, n_val=200, n_test=200)
+    model = SoftDecisionTree(TreeConfig(depth=3))
+    trainer = Trainer(TreeTask(model), data, TrainConfig(epochs=3, lr=1e6, snapshot_every=200))
+    result = trainer.run()
+    assert result.status == "failed" and "diverged" in result.message and "last good weights" in result.message
+    assert all(p.abs().max() <= trainer.divergence_limit for p in model.parameters())
+    assert np.isfinite(trainer.last_snapshot.filters.astype(np.float32)).all()
+
+
+def test_seed_and_infinities_are_refused():
+    from hmob_gui.core.errors import ConfigError
+
+    for kwargs in ({"seed": 2**63}, {"seed": -1}, {"weight_decay": float("inf")}):
+        with pytest.raises(ConfigError):
+            TrainConfig(**kwargs)
+    with pytest.raises(ConfigError, match="temperature"):
+        TreeJob(temperature=float("inf"))

@@ -47,7 +47,10 @@ def atomic_path(path: str | os.PathLike, error=HmobError) -> Iterator[Path]:
     """
     path = check_writable(path, error)
     mode = path.stat().st_mode & 0o777 if path.is_file() else 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise error(f"cannot write {path}: {exc.strerror or exc}") from None
     os.close(fd)
     try:
         yield Path(tmp)

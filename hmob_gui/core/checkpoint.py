@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import pickle
+import re
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +61,7 @@ class Checkpoint:
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        return tuple(self.dataset.get("class_names", ())) or tuple(str(i) for i in range(10))
+        return tuple(str(n) for n in self.dataset.get("class_names", ())) or tuple(str(i) for i in range(10))
 
     def _where(self) -> str:
         return f"{self.path}: " if self.path else ""
@@ -109,15 +111,21 @@ def save_payload(path: str | os.PathLike, payload: dict) -> Path:
 def load_checkpoint(path: str | os.PathLike, expect_kind: str | None = None) -> Checkpoint:
     """Read and check a checkpoint; raise :class:`CheckpointError` with the reason when it is not one."""
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on old pickle protocols are not for the user
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else "unsafe content"
+        # torch's own message goes on to suggest weights_only=False, the very thing not to do: name the culprit only.
+        culprit = re.search(r"GLOBAL (\S+)|Unsupported operand (\d+)", str(exc))
+        what = f" ({culprit.group(1) or 'operand ' + culprit.group(2)})" if culprit else ""
         raise CheckpointError(
-            f"{path}: refused: the file contains objects other than weights and settings "
-            f"(it could run code when opened) — {reason}"
+            f"{path}: refused: the file holds objects other than weights and settings{what}, which could run "
+            "code when opened; it was not opened"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, ImportError) as exc:
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
@@ -147,6 +155,18 @@ def checkpoint_from_payload(payload, expect_kind: str | None = None, path: Path 
             raise CheckpointError(f"{where}damaged checkpoint ({key} missing)")
     if not all(isinstance(v, torch.Tensor) for v in payload["state_dict"].values()):
         raise CheckpointError(f"{where}damaged checkpoint (weights are not tensors)")
+    for key, expected in (("train_config", dict), ("training", dict), ("metrics", dict), ("history", list),
+                          ("dataset", dict)):
+        if payload.get(key) is not None and not isinstance(payload[key], expected):
+            raise CheckpointError(f"{where}damaged checkpoint ({key} is a {type(payload[key]).__name__}, "
+                                  f"not a {expected.__name__})")
+    if not all(isinstance(h, dict) for h in payload.get("history") or []):
+        raise CheckpointError(f"{where}damaged checkpoint (history entries must be dicts)")
+    names = (payload.get("dataset") or {}).get("class_names")
+    n_classes = payload["model_config"].get("n_classes", 10)
+    if names is not None and (not isinstance(names, (list, tuple)) or len(names) != n_classes):
+        raise CheckpointError(f"{where}damaged checkpoint ({len(names) if isinstance(names, (list, tuple)) else 'no'} "
+                              f"class names for a model of {n_classes} classes)")
     return Checkpoint(
         kind=kind,
         model_config=payload["model_config"],

@@ -173,6 +173,11 @@ def download_dataset(
     """Download whichever of the four files are missing into ``folder`` (default: the cache)."""
     spec = get_dataset(spec)
     folder = Path(folder) if folder is not None else data_cache_dir() / spec.name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataNotFoundError(missing_files_message(
+            spec, folder, f"cannot create the folder to download into ({exc.strerror or exc})")) from None
     for f in spec.files:
         if find_file(folder, f) is None:
             try:
@@ -245,6 +250,21 @@ def _check_pair(spec: DatasetSpec, images: np.ndarray, labels: np.ndarray, paths
         raise DataError(f"{lab_path}: labels must lie in 0…{len(spec.class_names) - 1}, found {labels.min()}…{labels.max()}")
 
 
+def _check_named_folder(spec: DatasetSpec, data_dir) -> None:
+    """A folder the user named (flag or HMOB_DATA) must exist: a typo is reported, never created."""
+    named, how = (data_dir, "the data folder") if data_dir is not None else (os.environ.get(ENV_VAR) or None, ENV_VAR)
+    if named is None:
+        return
+    root = Path(named).expanduser()
+    if root.is_dir():
+        return
+    what = "is not a folder" if root.exists() else "does not exist"
+    raise DataNotFoundError(
+        f"{how} {root} {what}. Point it at the folder holding the four {spec.title} files "
+        f"(or create it and run `hmob download --data {root}`)."
+    )
+
+
 def load_dataset(
     dataset: DatasetSpec | str = "mnist",
     data_dir: str | os.PathLike | None = None,
@@ -256,6 +276,7 @@ def load_dataset(
 ) -> DataSplits:
     """Load a data set, downloading it into the chosen folder first when it is missing."""
     spec = get_dataset(dataset)
+    _check_named_folder(spec, data_dir)
     folder, found = locate(spec, data_dir)
     if len(found) < len(spec.files):
         if not download:

@@ -6,6 +6,7 @@ the CLI and the GUI train exactly the same way.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -55,8 +56,8 @@ class TreeJob:
     def __post_init__(self):
         if self.targets not in TARGETS:
             raise ConfigError(f"targets must be 'distilled' or 'hard', not {self.targets!r}")
-        if not self.temperature > 0:
-            raise ConfigError(f"distillation temperature must be > 0, not {self.temperature}")
+        if not (self.temperature > 0 and math.isfinite(self.temperature)):
+            raise ConfigError(f"distillation temperature must be a positive, finite number, not {self.temperature}")
 
     def build_model(self) -> SoftDecisionTree:
         torch.manual_seed(self.train.seed)

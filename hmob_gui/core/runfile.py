@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,19 +77,34 @@ def load_run(path: str | os.PathLike) -> SavedRun:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on old pickle protocols are not for the user
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise CheckpointError(f"{path}: refused: the file contains objects other than data (it could run code)") from None
+        raise CheckpointError(f"{path}: refused: the file holds objects other than data, which could run code "
+                              "when opened; it was not opened") from None
     except Exception as exc:
         raise CheckpointError(f"{path}: not a readable run file (truncated or corrupt?) — {type(exc).__name__}") from None
     if not isinstance(payload, dict) or payload.get("format") != RUN_FORMAT:
         raise CheckpointError(f"{path}: not an hmob-gui run file")
     if not isinstance(payload.get("format_version"), int) or payload["format_version"] > RUN_FORMAT_VERSION:
         raise CheckpointError(f"{path}: run file version {payload.get('format_version')!r} is newer than this app reads")
+    for key, kind in (("settings", dict), ("test_metrics", dict), ("history", list), ("snapshots", list)):
+        if payload.get(key) is not None and not isinstance(payload[key], kind):
+            raise CheckpointError(f"{path}: damaged run file ({key} is a {type(payload[key]).__name__}, not a {kind.__name__})")
+    if not all(isinstance(h, dict) for h in payload.get("history") or []):
+        raise CheckpointError(f"{path}: damaged run file (history entries must be dicts)")
+    if payload.get("checkpoint") is not None:
+        from .checkpoint import checkpoint_from_payload
+
+        try:
+            checkpoint_from_payload(payload["checkpoint"])
+        except CheckpointError as exc:
+            raise CheckpointError(f"{path}: damaged run file (its model: {exc})") from None
     try:
         snapshots = [_snapshot_from_payload(d) for d in payload.get("snapshots") or []]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: damaged run file ({exc})") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: damaged run file (snapshot: {exc})") from None
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     return SavedRun(

@@ -32,13 +32,32 @@ class TreeSnapshot:
     reachable: np.ndarray = field(init=False)  # (n_inner, K) bool
 
     def __post_init__(self):
+        self._check()
         leaf_classes = self.leaf_distributions.argmax(axis=1)
         object.__setattr__(self, "leaf_classes", leaf_classes)
         object.__setattr__(
             self, "reachable", topology.reachable_classes(self.depth, leaf_classes, self.n_classes)
         )
-        if not self.class_names:
-            object.__setattr__(self, "class_names", tuple(str(i) for i in range(self.n_classes)))
+        # Exactly one name per class, whatever a file said: missing ones are numbered.
+        names = tuple(str(n) for n in self.class_names)[: self.n_classes]
+        object.__setattr__(self, "class_names", names + tuple(str(i) for i in range(len(names), self.n_classes)))
+
+    def _check(self) -> None:
+        """Refuse arrays that do not describe a tree (damaged or crafted files), with the reason."""
+        depth = self.depth
+        if not isinstance(depth, (int, np.integer)) or not 1 <= depth <= 10:
+            raise ValueError(f"snapshot depth must be 1…10, not {depth!r}")
+        shape = tuple(self.input_shape)
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(f"snapshot input shape must be C×H×W, not {shape}")
+        n_inner, n_leaves = 2**depth - 1, 2**depth
+        if getattr(self.filters, "shape", None) != (n_inner, *shape):
+            raise ValueError(f"filters are {getattr(self.filters, 'shape', None)}, a depth-{depth} tree needs {(n_inner, *shape)}")
+        if getattr(self.biases, "shape", None) != (n_inner,):
+            raise ValueError(f"biases are {getattr(self.biases, 'shape', None)}, a depth-{depth} tree needs ({n_inner},)")
+        q = self.leaf_distributions
+        if getattr(q, "ndim", 0) != 2 or q.shape[0] != n_leaves or q.shape[1] < 1:
+            raise ValueError(f"leaf distributions are {getattr(q, 'shape', None)}, a depth-{depth} tree needs ({n_leaves}, K)")
 
     @property
     def n_inner(self) -> int:
@@ -79,6 +98,9 @@ class TreeSnapshot:
 
     @classmethod
     def from_arrays(cls, d: dict) -> "TreeSnapshot":
+        """Rebuild from :meth:`to_arrays`; ValueError names what is wrong in a damaged dict."""
+        if not isinstance(d, dict):
+            raise ValueError("a snapshot must be a dict")
         return cls(
             depth=int(d["depth"]), input_shape=tuple(int(v) for v in d["input_shape"]),
             filters=np.asarray(d["filters"]), biases=np.asarray(d["biases"], dtype=np.float32),
@@ -93,7 +115,10 @@ def make_tree_snapshot(model, *, epoch: int = 0, samples_seen: int = 0, kind: st
                        total_epochs: int = 0, class_names=(), dtype=np.float16) -> TreeSnapshot:
     """Copy a :class:`SoftDecisionTree`'s parameters into a :class:`TreeSnapshot`."""
     cfg = model.config
-    filters = model.weight.detach().to("cpu", torch.float32).numpy().astype(dtype, copy=True)
+    weights = model.weight.detach().to("cpu", torch.float32).numpy()
+    if np.dtype(dtype) == np.float16 and not np.abs(weights).max(initial=0.0) < 65000:
+        dtype = np.float32  # beyond float16's range (a diverging or odd model): keep the values, not inf
+    filters = weights.astype(dtype, copy=True)
     return TreeSnapshot(
         depth=cfg.depth,
         input_shape=cfg.input_shape,

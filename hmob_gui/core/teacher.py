@@ -6,6 +6,7 @@ layer's width follows from the input shape.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -75,8 +76,8 @@ class TeacherCNN(nn.Module):
 @torch.no_grad()
 def soft_targets(teacher: nn.Module, x: Tensor, temperature: float = 1.0, batch_size: int = 1000) -> Tensor:
     """softmax(logits / T) of the teacher for every input, in eval mode, batch by batch."""
-    if not temperature > 0:
-        raise ConfigError(f"distillation temperature must be > 0, not {temperature}")
+    if not (temperature > 0 and math.isfinite(temperature)):
+        raise ConfigError(f"distillation temperature must be a positive, finite number, not {temperature}")
     was_training = teacher.training
     teacher.eval()
     try:

@@ -51,8 +51,10 @@ class TrainConfig:
             raise ConfigError(f"learning rate must be a positive number, not {self.lr!r}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ConfigError(f"learning-rate schedule must be 'constant' or 'cosine', not {self.lr_schedule!r}")
-        if not self.weight_decay >= 0:
-            raise ConfigError(f"weight decay must be ≥ 0, not {self.weight_decay!r}")
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must be a whole number from 0 to 2^63 − 1, not {self.seed!r}")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise ConfigError(f"weight decay must be a finite number ≥ 0, not {self.weight_decay!r}")
         if not isinstance(self.snapshot_every, int) or self.snapshot_every < 0:
             raise ConfigError(f"snapshot interval must be a whole number of samples ≥ 0, not {self.snapshot_every!r}")
         if not isinstance(self.threads, int) or self.threads < 0:
@@ -243,8 +245,8 @@ class TreeTask:
 
     def __init__(self, model: SoftDecisionTree, teacher: nn.Module | None = None,
                  temperature: float = 1.0, class_names=()):
-        if not temperature > 0:
-            raise ConfigError(f"distillation temperature must be > 0, not {temperature}")
+        if not (temperature > 0 and math.isfinite(temperature)):
+            raise ConfigError(f"distillation temperature must be a positive, finite number, not {temperature}")
         self.model = model
         self.teacher = teacher
         self.temperature = temperature
@@ -352,8 +354,13 @@ class Trainer:
     def _remember_good_state(self) -> None:
         self._last_good = {k: v.detach().clone() for k, v in self.task.model.state_dict().items()}
 
+    #: a weight beyond this has diverged (trained trees and teachers stay below ~10; float16 snapshots end at 65,504)
+    divergence_limit = 1e4
+
     def _params_finite(self) -> bool:
-        return all(torch.isfinite(p).all() for p in self.task.model.parameters())
+        """False when a weight is NaN, infinite or has run away beyond :attr:`divergence_limit`."""
+        return all(bool(p.detach().abs().max() <= self.divergence_limit) for p in self.task.model.parameters()
+                   if p.numel())
 
     def _take_snapshot(self, epoch: int, samples: int, kind: str) -> TreeSnapshot | None:
         snap = self.task.snapshot(epoch=epoch, samples_seen=samples, kind=kind, total_epochs=self.config.epochs)
@@ -467,8 +474,9 @@ class Trainer:
                             next_snapshot += cfg.snapshot_every
                         if not self._params_finite():
                             raise TrainingError(
-                                f"the weights became NaN or infinite at epoch {epoch}, batch {b + 1}: training "
-                                "stopped and the last good weights were kept. Try a smaller learning rate.")
+                                f"training diverged at epoch {epoch}, batch {b + 1} (weights became NaN, infinite or "
+                                f"larger than {self.divergence_limit:g}): it stopped and the last good weights were "
+                                "kept. Try a smaller learning rate.")
                         self._remember_good_state()
                         snap = self._take_snapshot(epoch - 1, samples, "samples")
                         if snap is not None:
@@ -488,8 +496,9 @@ class Trainer:
                 active_seconds += train_seconds
                 epoch_loss = loss_sum.item() / n
                 if not math.isfinite(epoch_loss) or not self._params_finite():
-                    raise TrainingError(f"the weights became NaN or infinite during epoch {epoch}; "
-                                        "the last good weights were kept. Try a smaller learning rate.")
+                    raise TrainingError(f"training diverged during epoch {epoch} (weights became NaN, infinite or larger "
+                                        f"than {self.divergence_limit:g}): the last good weights were kept. "
+                                        "Try a smaller learning rate.")
                 val = task.evaluate(x_val, y_val) if len(y_val) else {}
                 metrics = {
                     "epoch": epoch,
