@@ -48,6 +48,8 @@ Everything here costs well under a millisecond for a 280×280 canvas.
 """
 from __future__ import annotations
 
+import warnings
+
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +92,12 @@ def read_gray_image(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            # Pillow warns about huge images; above its limit it refuses (handled below). Either way the
+            # user gets our message, not a warning on the terminal.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
             im.draft("L", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at a reduced size directly
             im.load()
             if max(im.size) > MAX_SIDE:
@@ -109,7 +116,7 @@ def read_gray_image(path: str | Path) -> np.ndarray:
     except UnidentifiedImageError:
         raise DigitImageError(f"{path}: not an image Pillow can read (PNG, JPEG, BMP, GIF, TIFF, WebP…), "
                               "or the file is damaged") from None
-    except Image.DecompressionBombError:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise DigitImageError(f"{path}: the image is far too large to be a digit") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
         raise DigitImageError(f"{path}: the image is damaged or truncated ({exc})") from None
@@ -122,7 +129,10 @@ def read_gray_image(path: str | Path) -> np.ndarray:
 
 def load_digit_file(path: str | Path, stroke_width=MNIST_STROKE_RANGE) -> np.ndarray:
     """Read an image file and preprocess it (polarity from the border): (1, 28, 28) float32."""
-    return preprocess_digit(read_gray_image(path), None, stroke_width=stroke_width)
+    try:
+        return preprocess_digit(read_gray_image(path), None, stroke_width=stroke_width)
+    except EmptyDigitError as exc:
+        raise EmptyDigitError(f"{path}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- the steps
