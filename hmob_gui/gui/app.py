@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("hmob-gui")
     app.setApplicationName("hmob-gui")
     app.setApplicationDisplayName("hmob-gui")
+    from . import collector
+
+    guard = collector.install()  # cyclic garbage is collected in this thread only (see collector.py)
 
     from ..core.paths import DEFAULT_TREE, SHIPPED_TEACHER, shipped_checkpoint
     from .main_window import MainWindow
@@ -89,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     teacher = args.teacher or str(shipped_checkpoint(SHIPPED_TEACHER))
     window = MainWindow(tree, teacher, started_at=_started)
     ErrorReporter(window).install()
+    window.worker.worker.busyChanged.connect(guard.freeze_startup)  # queued: runs in this thread
     window.show()
     if args.run:
         window.open_run(args.run)

@@ -24,6 +24,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
                                QProgressBar, QVBoxLayout, QWidget)
 
+from . import collector
 from .curves import CurvesPanel
 from .inference_panel import InferencePanel
 from .node_panel import NodePanel
@@ -58,6 +59,7 @@ class MainWindow(QMainWindow):
     def __init__(self, tree_path: str | None = None, teacher_path: str | None = None,
                  settings: AppSettings | None = None, started_at: float | None = None):
         super().__init__()
+        collector.install()  # before the worker thread starts: it must never collect Qt garbage
         self.setWindowTitle("hmob-gui — a soft decision tree, learning")
         self.started_at = started_at if started_at is not None else time.perf_counter()
         self.first_tree_drawn_s: float | None = None

@@ -1,4 +1,9 @@
-"""GUI test fixtures: offscreen Qt, isolated QSettings, small checkpoints, windows that always close."""
+"""GUI test fixtures: offscreen Qt, isolated QSettings, small checkpoints, windows that always close.
+
+Cyclic garbage is collected in the GUI thread only (as the app does, see
+``hmob_gui.gui.collector``): a collection that starts in a worker thread and
+destroys a closed window's widgets deadlocks against the GUI thread.
+"""
 from __future__ import annotations
 
 import os
@@ -16,6 +21,28 @@ SMALL_RUN = {  # a short real training: depth 3 on 2,000 images, a snapshot ever
     "depth": "3", "train_limit": "2000", "epochs": "1", "snapshot_every": "200", "batch_size": "100",
     "lr": "0.01", "targets": "hard", "device": "cpu", "seed": "0",
 }
+
+
+@pytest.fixture(scope="package", autouse=True)
+def gui_thread_gc(qapp):
+    """No automatic collection while the GUI tests run; a timer collects in the GUI thread instead."""
+    import gc
+
+    from hmob_gui.gui import collector
+
+    was_enabled = gc.isenabled()
+    guard = collector.install()
+    yield guard
+    guard.collect()
+    if was_enabled:
+        guard.stop()
+
+
+@pytest.fixture(autouse=True)
+def collect_after_test(gui_thread_gc):
+    """Each test's leftovers are collected here, in the GUI thread."""
+    yield
+    gui_thread_gc.collect()
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +80,7 @@ def app_settings(tmp_path):
 
 
 @pytest.fixture
-def make_window(qtbot, gui_checkpoints, app_settings):
+def make_window(qtbot, gui_checkpoints, app_settings, gui_thread_gc):
     """Open main windows; each one is closed (training discarded) and its worker ended afterwards."""
     from hmob_gui.gui.main_window import MainWindow
 
@@ -71,10 +98,15 @@ def make_window(qtbot, gui_checkpoints, app_settings):
         return w
 
     yield make
+    from PySide6.QtCore import QCoreApplication, QEvent
+
     for w in windows:
         w.close()
         assert w.worker.thread.wait(60_000), "the worker thread did not end"
         w.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.DeferredDelete)  # the windows are gone now, in this thread
+    windows.clear()
+    gui_thread_gc.collect()
 
 
 @pytest.fixture
