@@ -22,6 +22,9 @@ CLASS_COLORS = (
     (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207),
 )
 
+#: what a NaN (not-a-number) value is drawn as
+NAN_RGBA = (160, 160, 160, 255)
+
 #: the max-probability path: orange, far from both ends of the blue–red map
 PATH_COLOR = (255, 140, 0)
 
@@ -44,19 +47,34 @@ def class_color(k: int) -> tuple[int, int, int]:
 
 
 def symmetric_limits(values: np.ndarray, per_image: bool) -> np.ndarray:
-    """max |v| of each image (per_image) or of all of them, as an (N,) array; never 0."""
+    """max |v| of each image (per_image) or of all of them, as an (N,) array; never 0.
+
+    Non-finite values (a diverged or damaged model) are left out, so one inf does not wash out the rest.
+    """
     flat = np.abs(values.reshape(len(values), -1))
+    if not np.isfinite(flat).all():
+        flat = np.where(np.isfinite(flat), flat, 0)
     limits = flat.max(axis=1) if per_image else np.full(len(values), flat.max() if flat.size else 1.0)
     return np.where(limits > 0, limits, 1.0).astype(np.float32)
 
 
 def diverging_rgba(values: np.ndarray, limits: np.ndarray, lut: np.ndarray = DIVERGING_LUT) -> np.ndarray:
-    """(N, H, W) signed values → (N, H, W, 4) uint8 RGBA; value ±limits[i] maps to the ends."""
+    """(N, H, W) signed values → (N, H, W, 4) uint8 RGBA; value ±limits[i] maps to the ends.
+
+    Whatever the values: beyond the limits (±inf included) they take the end colours, NaN is grey.
+    """
     v = values.astype(np.float32, copy=False)
-    scale = (len(lut) - 1) / 2.0 / limits.astype(np.float32)
-    idx = v * scale.reshape((-1,) + (1,) * (v.ndim - 1))
-    idx += (len(lut) - 1) / 2.0
-    np.clip(idx, 0, len(lut) - 1, out=idx)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        scale = (len(lut) - 1) / 2.0 / np.asarray(limits, dtype=np.float64)
+        scale = np.nan_to_num(scale, nan=0.0, posinf=1e30, neginf=0.0).clip(0.0, 1e30).astype(np.float32)
+        idx = v * scale.reshape((-1,) + (1,) * (v.ndim - 1))
+        idx += (len(lut) - 1) / 2.0
+    np.clip(idx, 0, len(lut) - 1, out=idx)  # beyond the limits: the ends
+    if not np.isfinite(idx).all():  # rare: a diverged or damaged model
+        idx[np.isposinf(v)] = len(lut) - 1
+        idx[np.isneginf(v)] = 0
+        idx[np.isnan(v) | np.isnan(idx)] = len(lut)  # one past the map: the grey appended here
+        lut = np.concatenate([lut, np.array([NAN_RGBA], dtype=lut.dtype)])
     return lut[np.rint(idx).astype(np.intp)]
 
 

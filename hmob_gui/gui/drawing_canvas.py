@@ -20,6 +20,8 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from . import paint_guard
+
 SIZE = 280  # logical pixels of paper: ten times MNIST's 28
 FRAME = 2  # the visible frame around it
 DEFAULT_BRUSH = 16.0
@@ -202,6 +204,7 @@ class DrawingCanvas(QWidget):
             self.end_stroke()
         event.accept()
 
+    @paint_guard.guarded
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.fillRect(self.rect(), Qt.white)

@@ -495,9 +495,8 @@ class ExportController(QObject):
         self.dialog: ExportDialog | None = None
         self.results: list = []  # every export finished (for tests and the log)
         self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(lambda message: window.show_error("Export failed", message))
-        self.runner.cancelled.connect(
-            lambda: window.statusBar().showMessage("Export cancelled; no file was written", 10000))
+        self.runner.failed.connect(self._on_failed)  # bound methods: always called in this (the GUI) thread
+        self.runner.cancelled.connect(self._on_cancelled)
 
     def _drawn_input(self):
         panel = getattr(self.window, "inference_panel", None)  # the Draw panel (issue 4), when there is one
@@ -530,6 +529,12 @@ class ExportController(QObject):
     def _on_finished(self, result) -> None:
         self.results.append(result)
         self.window.statusBar().showMessage(f"Exported {result.summary()}", 15000)
+
+    def _on_failed(self, message: str) -> None:
+        self.window.show_error("Export failed", message)
+
+    def _on_cancelled(self) -> None:
+        self.window.statusBar().showMessage("Export cancelled; no file was written", 10000)
 
     def shutdown(self) -> None:
         self.runner.shutdown()

@@ -19,6 +19,7 @@ import math
 import time
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
@@ -70,6 +71,8 @@ class MainWindow(QMainWindow):
         self.tree_info = None
         self.teacher_info = None
         self.errors: list[tuple[str, str]] = []  # every error shown, for tests and the log
+        self.saved_files: list[tuple[str, str]] = []  # (what, path) of every file the worker wrote
+        self._error_boxes: dict = {}  # title → (the dialog on show, how many errors it stands for)
         self.state = "idle"
         self.training_kind = "tree"
         self.samples_seen = 0  # of the training in progress (the latest progress report)
@@ -93,7 +96,8 @@ class MainWindow(QMainWindow):
         saved = self.settings.form_values()
         if saved:
             self.training_panel.set_values(saved, validate=False)
-        self.statusBar().showMessage("Loading the models…")
+        self._busy_message = "Loading the models…"
+        self.statusBar().showMessage(self._busy_message)
         self.worker.load_startup(tree_path or "", teacher_path or "")
 
     # ================================================================ building
@@ -235,9 +239,11 @@ class MainWindow(QMainWindow):
         w.trainingFinished.connect(self._on_training_finished)
         w.requestFinished.connect(self._on_request_finished)
         w.runLoaded.connect(self._on_run_loaded)
-        w.saved.connect(lambda what, path: self.statusBar().showMessage(f"Saved the {what} to {path}", 8000))
+        w.saved.connect(self._on_saved)
         w.failed.connect(self.show_error)
-        w.notice.connect(lambda text: self.statusBar().showMessage(text, 30000))
+        w.notice.connect(self._on_notice)
+        # Only bound methods of this window (a GUI-thread QObject) above: Qt then queues every call into the
+        # GUI thread. A lambda has no receiver object and would run in the worker thread, touching widgets there.
 
     def _connect_inference(self) -> None:
         panel = self.inference_panel
@@ -331,13 +337,23 @@ class MainWindow(QMainWindow):
         self.model_label.setToolTip(f"Teacher: {info.summary}")
         self.teacherChanged.emit(predictor)
 
+    def _on_saved(self, what: str, path: str) -> None:
+        self.saved_files.append((what, path))
+        self.statusBar().showMessage(f"Saved the {what} to {path}", 8000)
+
+    def _on_notice(self, text: str) -> None:
+        self.statusBar().showMessage(text, 30000)
+
     def _on_busy(self, what: str) -> None:
         if what:
-            self.statusBar().showMessage(what[0].upper() + what[1:] + "…")
+            self._busy_message = what[0].upper() + what[1:] + "…"
+            self.statusBar().showMessage(self._busy_message)
             if self.state != "idle":
-                self.progress_label.setText(what[0].upper() + what[1:] + "…")
+                self.progress_label.setText(self._busy_message)
         else:
-            self.statusBar().clearMessage()
+            if self.statusBar().currentMessage() == self._busy_message:  # not a notice or an error said since
+                self.statusBar().clearMessage()
+            self._busy_message = ""
         self._update_actions()
 
     def _on_training_started(self, event) -> None:
@@ -527,13 +543,29 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- errors
 
     def show_error(self, title: str, message: str) -> None:
-        """Tell the user what went wrong, without blocking the event loop."""
+        """Tell the user what went wrong, without blocking the event loop.
+
+        One dialog per title at a time: while it is open, the same kind of error again only counts
+        ("… (3 times)") and shows the latest message, so a repeating error cannot pile up dialogs.
+        """
         self.errors.append((title, message))
         self.statusBar().showMessage(f"{title}: {message.splitlines()[0] if message else ''}", 10000)
+        open_box = self._error_boxes.get(title)
+        if open_box is not None and shiboken6.isValid(open_box[0]) and open_box[0].isVisible():
+            box, count = open_box[0], open_box[1] + 1
+            self._error_boxes[title] = (box, count)
+            box.setText(f"{title} ({count} times; the latest below)")
+            box.setInformativeText(message)
+            return
         box = QMessageBox(QMessageBox.Warning, title, title, QMessageBox.Ok, self)
         box.setInformativeText(message)
         box.setAttribute(Qt.WA_DeleteOnClose)
+        self._error_boxes[title] = (box, 1)
         box.open()
+
+    def open_error_dialogs(self) -> list:
+        """The error dialogs on show now (for tests)."""
+        return [b for b, _ in self._error_boxes.values() if shiboken6.isValid(b) and b.isVisible()]
 
     def _about(self) -> None:
         QMessageBox.about(self, "About hmob-gui",

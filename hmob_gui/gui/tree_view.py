@@ -53,7 +53,7 @@ from PySide6.QtWidgets import (QApplication, QFrame, QGraphicsItem, QGraphicsSce
                                QToolTip)
 
 from ..core import topology
-from . import colormaps
+from . import colormaps, paint_guard
 from .tree_layout import TreeLayout, label_height, layout_tree
 
 if TYPE_CHECKING:
@@ -94,6 +94,18 @@ def _fit_pixel_size(text: str, width: float) -> float:
     if w is None:
         w = _text_widths[text] = max(QFontMetricsF(_font(_REFERENCE_PX)).horizontalAdvance(text), 1.0)
     return _REFERENCE_PX * width / w
+
+
+def _prob(value) -> float:
+    """A probability to draw with: NaN (a diverged or damaged model) is 0, the rest clipped to 0…1."""
+    v = float(value)
+    return min(max(v, 0.0), 1.0) if v == v else 0.0
+
+
+def class_name(snap, k: int) -> str:
+    """The name of class ``k``, or its number when the snapshot has no name for it."""
+    names = snap.class_names
+    return str(names[k]) if 0 <= k < len(names) else str(k)
 
 
 def _scale_of(painter: QPainter) -> float:
@@ -219,7 +231,7 @@ class TreeScene(QGraphicsScene):
         if text is None:
             snap = self.snapshot
             classes = np.flatnonzero(snap.reachable[node])
-            names = [snap.class_names[k] if len(snap.class_names[k]) <= 2 else str(k) for k in classes]
+            names = [class_name(snap, k) if len(class_name(snap, k)) <= 2 else str(k) for k in classes]
             text = " ".join(names) if all(len(n) == 1 for n in names) else ",".join(names)
             self._labels[node] = text
         return text
@@ -233,7 +245,7 @@ class TreeScene(QGraphicsScene):
         ex = self.explanation
         if node < n_inner:
             values = self.node_values()[node]
-            below = ", ".join(snap.class_names[k] for k in np.flatnonzero(snap.reachable[node]))
+            below = ", ".join(class_name(snap, k) for k in np.flatnonzero(snap.reachable[node]))
             what = "x ⊙ w" if self.showing_correlation else "weights"
             lines += [f"<b>node {node}</b> · depth {topology.node_depth(node)}",
                       f"bias {snap.biases[node]:+.4f} · β {snap.beta:.3g}",
@@ -247,8 +259,8 @@ class TreeScene(QGraphicsScene):
             q = snap.leaf_distributions[leaf]
             top = np.argsort(q)[::-1][:3]
             lines += [f"<b>leaf {leaf}</b> (node {node}) · depth {snap.depth}",
-                      f"argmax {snap.class_names[int(q.argmax())]} ({q.max():.1%})",
-                      "top: " + ", ".join(f"{snap.class_names[k]} {q[k]:.1%}" for k in top)]
+                      f"argmax {class_name(snap, int(q.argmax()))} ({q.max():.1%})",
+                      "top: " + ", ".join(f"{class_name(snap, k)} {q[k]:.1%}" for k in top)]
             if ex is not None:
                 lines.append(f"P(reach) {ex.leaf_probs[leaf]:.3f}" + (" · bigot leaf" if leaf == ex.bigot_leaf else ""))
         return "<br>".join(lines)
@@ -283,7 +295,7 @@ class _EdgesItem(QGraphicsItem):
         if ex is None:
             self._groups = [(_cosmetic(EDGE_COLOR, 1.2), self._lines)]
         else:
-            probs = np.asarray(ex.path_probs[1:], dtype=np.float64)
+            probs = np.nan_to_num(np.asarray(ex.path_probs[1:], dtype=np.float64), nan=0.0).clip(0.0, 1.0)
             buckets = np.minimum((np.sqrt(probs) * self.BUCKETS).astype(int), self.BUCKETS - 1)
             on_path = set(ex.max_path[1:])
             groups = []
@@ -299,6 +311,7 @@ class _EdgesItem(QGraphicsItem):
             self._groups = groups
         self.update()
 
+    @paint_guard.guarded
     def paint(self, painter: QPainter, option, widget=None) -> None:
         for pen, lines in self._groups:
             painter.setPen(pen)
@@ -332,6 +345,7 @@ class _InnerNodeItem(QGraphicsItem):
         path.addRect(self._image_rect.adjusted(0, -self._above, 0, 0))
         return path
 
+    @paint_guard.guarded
     def paint(self, painter: QPainter, option, widget=None) -> None:
         sc, node, r = self._scene, self.node, self._image_rect
         if sc.atlas is None:
@@ -340,7 +354,7 @@ class _InnerNodeItem(QGraphicsItem):
         ex = sc.explanation
         on_path = ex is not None and node in ex.max_path
         if ex is not None and not on_path:
-            painter.setOpacity(0.25 + 0.75 * math.sqrt(float(ex.path_probs[node])))
+            painter.setOpacity(0.25 + 0.75 * math.sqrt(_prob(ex.path_probs[node])))
         h = sc.atlas.height() // sc.snapshot.n_inner
         painter.drawImage(r, sc.atlas, QRectF(0, node * h, sc.atlas.width(), h))
         if node == sc.selected:
@@ -388,16 +402,19 @@ class _LeafItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:
         return self._rect
 
+    @paint_guard.guarded
     def paint(self, painter: QPainter, option, widget=None) -> None:
         sc, snap, r = self._scene, self._scene.snapshot, self._bars
         if snap is None:
             return
         scale = _scale_of(painter)
         q = snap.leaf_distributions[self.leaf]
+        if not np.isfinite(q).all():  # a damaged or diverged model: draw what can be drawn
+            q = np.nan_to_num(q, nan=0.0, posinf=1.0, neginf=0.0).clip(0.0, 1.0)
         top = int(q.argmax())
         ex = sc.explanation
         if ex is not None:
-            p = float(ex.leaf_probs[self.leaf])
+            p = _prob(ex.leaf_probs[self.leaf])
             painter.fillRect(self._rect.adjusted(0, 0, 0, -2),
                              QColor(*colormaps.PATH_COLOR, int(15 + 110 * math.sqrt(p))))
         if r.width() * scale < 12:  # far away: one block in the argmax class's colour
@@ -422,7 +439,7 @@ class _LeafItem(QGraphicsItem):
         if px * scale >= MIN_TEXT_PX:
             painter.setFont(_font(px, bold=True))
             painter.setPen(QColor(*colormaps.class_color(top)).darker(130))
-            label = snap.class_names[top]
+            label = class_name(snap, top)
             if len(label) > 3:
                 label = str(top)
             text_rect = QRectF(r.left() - 6, r.bottom() + 1, r.width() + 12, px * 1.3)
@@ -449,6 +466,7 @@ def describe_snapshot(snap) -> str:
     return snap.label()
 
 
+@paint_guard.guarded
 def paint_overlay(painter: QPainter, scene: TreeScene, rect: QRectF) -> None:
     """Caption (top-left) and colour legend (bottom-left), in device pixels of ``rect``."""
     snap = scene.snapshot
@@ -663,9 +681,11 @@ class TreeView(QGraphicsView):
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         painter.save()
-        painter.resetTransform()
-        paint_overlay(painter, self.tree_scene, QRectF(self.viewport().rect()))
-        painter.restore()
+        try:
+            painter.resetTransform()
+            paint_overlay(painter, self.tree_scene, QRectF(self.viewport().rect()))
+        finally:
+            painter.restore()
 
 
 # -------------------------------------------------------------------- offscreen

@@ -121,6 +121,17 @@ def images_differ(a, b) -> bool:
     return a is not None and b is not None and (a.shape != b.shape or bool(np.any(a != b)))
 
 
+def wait_saved(qtbot, window, save, timeout=30_000) -> None:
+    """Call ``save()`` and wait until the window heard that the file was written.
+
+    (Not ``qtbot.waitSignal`` on the worker's signal: its slot would run in the worker thread and stop a
+    GUI-thread timer from there.)
+    """
+    n = len(window.saved_files)
+    save()
+    qtbot.waitUntil(lambda: len(window.saved_files) > n, timeout=timeout)
+
+
 def wait_idle(qtbot, window, timeout=120_000) -> None:
     qtbot.waitUntil(lambda: window.state == "idle", timeout=timeout)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import images_differ, wait_idle
+from .conftest import images_differ, wait_idle, wait_saved
 
 pytestmark = [pytest.mark.gui, pytest.mark.realdata]
 
@@ -108,11 +108,9 @@ def test_save_and_reopen_a_run(make_window, qtbot, small_run, tmp_path):
     wait_idle(qtbot, w)
     n = len(w.timeline.history)
     path = tmp_path / "run.hmobrun"
-    with qtbot.waitSignal(w.worker.worker.saved, timeout=30_000):
-        w.save_run(path)
+    wait_saved(qtbot, w, lambda: w.save_run(path))
     tree_path = tmp_path / "tree.pt"
-    with qtbot.waitSignal(w.worker.worker.saved, timeout=30_000):
-        w.worker.save_checkpoint(tree_path)
+    wait_saved(qtbot, w, lambda: w.worker.save_checkpoint(tree_path))
     w2 = make_window()
     assert w2.current_snapshot.depth == 4
     w2.open_run(path)
@@ -156,6 +154,5 @@ def test_training_a_new_teacher_first_shows_its_curves(make_window, qtbot, small
     assert w.curves.teacher.batch_points > 0
     assert w.teacher_predictor is not old_teacher and "trained here" in w.teacher_info.summary
     path = tmp_path / "teacher.pt"
-    with qtbot.waitSignal(w.worker.worker.saved, timeout=30_000):
-        w.worker.save_checkpoint(path, "teacher")
+    wait_saved(qtbot, w, lambda: w.worker.save_checkpoint(path, "teacher"))
     assert load_checkpoint(path, expect_kind="teacher").metrics["status"] == "completed"

@@ -51,6 +51,47 @@ def test_colour_map_is_centred_on_zero():
     assert rgba[0, 2] > rgba[0, 0] and rgba[2, 0] > rgba[2, 2]  # negative blue, positive red
 
 
+def test_colour_map_survives_nan_and_inf():
+    from hmob_gui.gui import colormaps
+
+    values = np.array([[[np.nan, -np.inf, -1.0, 0.0, 1.0, np.inf]]], np.float32)
+    limits = colormaps.symmetric_limits(values, per_image=True)
+    assert limits[0] == 1.0  # the finite values set the scale, not the inf
+    rgba = colormaps.diverging_rgba(values, limits)[0, 0]
+    lut = colormaps.DIVERGING_LUT
+    assert tuple(rgba[0]) == colormaps.NAN_RGBA
+    assert tuple(rgba[1]) == tuple(lut[0]) and tuple(rgba[2]) == tuple(lut[0])
+    assert tuple(rgba[5]) == tuple(lut[-1]) and tuple(rgba[4]) == tuple(lut[-1])
+    assert tuple(rgba[3, :3]) == tuple(lut[128, :3])
+
+
+def test_a_damaged_snapshot_paints_without_raising(qtbot):
+    """NaN filters and leaves (a diverged model) draw as grey; a failing paint is logged, never raised."""
+    from hmob_gui.gui import paint_guard
+    from hmob_gui.gui.tree_view import TreeView
+
+    snap = _snapshot()
+    snap.filters[:] = np.nan
+    snap.leaf_distributions[:] = np.nan
+    view = TreeView()
+    qtbot.addWidget(view)
+    view.resize(800, 500)
+    view.show()
+    before = paint_guard.failures
+    view.set_snapshot(snap)
+    image = view.grab().toImage()
+    assert image.width() > 0
+    assert paint_guard.failures == before  # drawn (grey), not merely survived
+
+    @paint_guard.guarded
+    def broken_paint():
+        raise ValueError("boom")
+
+    before = paint_guard.failures
+    assert broken_paint() is None
+    assert paint_guard.failures == before + 1
+
+
 def test_explanation_overlay_and_correlation_mode(qtbot):
     from hmob_gui.core.explain import explain
     from hmob_gui.gui.tree_view import TreeView

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import wait_saved
+
 pytestmark = pytest.mark.gui
 
 
@@ -104,3 +106,47 @@ def test_settings_are_remembered(make_window, qtbot, app_settings):
     assert app_settings.value("window/geometry") is not None
     w2 = make_window(wait_loaded=False)
     assert w2.training_panel.values()["depth"] == "6"
+
+
+def _cross_thread_warnings(qtlog) -> list[str]:
+    return [r.message for r in qtlog.records
+            if "different thread" in r.message or "another thread" in r.message]
+
+
+def test_a_missing_tree_is_said_in_the_status_bar(make_window, qtbot, tmp_path, qtlog):
+    """The worker's notice reaches the status bar (it used to run in the worker thread and get lost)."""
+    missing = tmp_path / "nonexist.pt"
+    w = make_window(tree=missing, wait_loaded=False)
+    qtbot.waitUntil(lambda: w.teacher_predictor is not None and w.worker.worker is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: "No tree to show yet" in w.statusBar().currentMessage(), timeout=10_000)
+    qtbot.wait(50)  # the worker's "idle" comes after its notice and must not wipe it
+    assert str(missing) in w.statusBar().currentMessage()
+    assert w.current_snapshot is None and w.errors == []
+    assert _cross_thread_warnings(qtlog) == []
+
+
+def test_saving_is_reported_from_the_gui_thread(make_window, qtbot, tmp_path, qtlog):
+    w = make_window()
+    target = tmp_path / "tree.pt"
+    wait_saved(qtbot, w, lambda: w.worker.save_checkpoint(target))
+    assert "Saved the tree checkpoint" in w.statusBar().currentMessage()
+    run = tmp_path / "run.hmobrun"
+    wait_saved(qtbot, w, lambda: w.save_run(run))
+    assert w.statusBar().currentMessage() == f"Saved the run to {run}"
+    assert _cross_thread_warnings(qtlog) == []
+    assert w.errors == []
+
+
+def test_a_repeating_error_opens_one_dialog_that_counts(make_window, qtbot, tmp_path):
+    w = make_window()
+    for i in range(3):
+        w.open_tree(tmp_path / f"missing{i}.pt")
+        qtbot.waitUntil(lambda: len(w.errors) == i + 1, timeout=10_000)
+    dialogs = w.open_error_dialogs()
+    assert len(dialogs) == 1
+    assert "3 times" in dialogs[0].text() and "missing2.pt" in dialogs[0].informativeText()
+    dialogs[0].close()
+    qtbot.waitUntil(lambda: w.open_error_dialogs() == [], timeout=5_000)
+    w.open_tree(tmp_path / "again.pt")  # closed: the next error gets a dialog of its own
+    qtbot.waitUntil(lambda: len(w.open_error_dialogs()) == 1, timeout=10_000)
+    assert "times" not in w.open_error_dialogs()[0].text()
