@@ -32,6 +32,7 @@ from .node_panel import NodePanel
 from .settings import AppSettings
 from .timeline import Timeline
 from .training_panel import TrainingPanel
+from .training_request import form_values_from_run
 from .tree_view import TreeView
 from .worker import RunContents, WorkerHandle
 
@@ -427,7 +428,7 @@ class MainWindow(QMainWindow):
         self.curves.tree.set_history(run.history)
         self._test_metrics = dict(run.test_metrics)
         if run.settings:
-            self.training_panel.set_values(run.settings)
+            self.training_panel.set_values(form_values_from_run(run.settings))
         if not run.checkpoint and len(self.timeline.history):
             self._show_snapshot(self.timeline.history.latest())
         self.statusBar().showMessage(f"Opened the run {run.path} ({len(run.snapshots)} snapshots)", 8000)

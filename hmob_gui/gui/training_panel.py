@@ -220,6 +220,8 @@ class TrainingPanel(QScrollArea):
     def set_values(self, values: dict, validate: bool = True) -> None:
         for name, value in values.items():
             w = self.fields.get(name)
+            if value is None:
+                continue  # "not set": keep what the form has
             if isinstance(w, QLineEdit):
                 w.setText(str(value))
             elif isinstance(w, QComboBox):

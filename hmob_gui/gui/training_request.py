@@ -64,6 +64,35 @@ LABELS: dict = {
 }
 
 
+#: a CLI run's nested config names → the form's field names
+_CONFIG_FIELDS = {
+    "tree": {"depth": "depth", "beta": "beta", "learn_beta": "learn_beta", "penalty_strength": "penalty",
+             "penalty_decay": "penalty_decay", "ema_window": "ema_window"},
+    "train": {"lr": "lr", "lr_schedule": "lr_schedule", "weight_decay": "weight_decay",
+              "augment_shift": "augment_shift", "batch_size": "batch_size", "epochs": "epochs",
+              "snapshot_every": "snapshot_every", "seed": "seed", "device": "device"},
+}
+
+
+def form_values_from_run(settings: dict) -> dict:
+    """A saved run's settings → the form's values.
+
+    The window saves its own form (flat names); ``hmob train-tree --save-run`` saves
+    the core's configs (``{"tree": {...}, "train": {...}, ...}``). Both open into the
+    form; unknown names and empty values (a run that used the default data folder
+    saves ``None``) are left out, so the form keeps what it had there.
+    """
+    out = {}
+    for name, value in settings.items():
+        if name in _CONFIG_FIELDS and isinstance(value, dict):
+            for key, form_name in _CONFIG_FIELDS[name].items():
+                if value.get(key) is not None:
+                    out[form_name] = value[key]
+        elif name in DEFAULTS and value is not None:
+            out[name] = value
+    return out
+
+
 class FormError(ValueError):
     """A refused form value: ``field`` names it, ``str()`` says why."""
 

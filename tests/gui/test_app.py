@@ -21,8 +21,8 @@ _DRIVER = """
 import sys, threading
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
-QSettings.setDefaultFormat(QSettings.IniFormat)
-QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, sys.argv[1])
+for fmt in (QSettings.NativeFormat, QSettings.IniFormat):  # QSettings(org, app) uses the native one
+    QSettings.setPath(fmt, QSettings.UserScope, sys.argv[1])
 qt_app = QApplication(sys.argv[:1])  # main() uses the running application, as under a test or a shell
 from hmob_gui.gui import app as app_module
 from hmob_gui.gui.main_window import MainWindow
@@ -42,16 +42,22 @@ sys.exit(app_module.main(sys.argv[2:]))
 
 
 def test_main_opens_the_window_with_the_given_checkpoints(gui_checkpoints, tmp_path):
-    """The real entry point, in its own process (as a user starts it), closed once the tree is drawn."""
+    """The real entry point, in its own process (as a user starts it), closed once the tree is drawn.
+
+    Its settings go to tmp_path (and XDG_CONFIG_HOME too), never to the user's own.
+    """
     import os
     import subprocess
 
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
     out = subprocess.run(
         [sys.executable, "-c", _DRIVER, str(tmp_path), "--checkpoint", str(gui_checkpoints["tree"]),
          "--teacher", str(gui_checkpoints["teacher"])],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+        capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "depth 4 teacher True hook True drawn True" in out.stdout
+    written = [p.name for p in tmp_path.rglob("*.conf")] + [p.name for p in tmp_path.rglob("*.ini")]
+    assert written, "the window's settings were written somewhere other than the test's folder"
 
 
 def test_unexpected_errors_go_to_a_dialog(make_window, qtbot):

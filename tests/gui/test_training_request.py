@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from hmob_gui.gui.training_request import DEFAULTS, FormError, build_request
+from hmob_gui.gui.training_request import DEFAULTS, FormError, build_request, form_values_from_run
 
 
 def test_defaults_make_the_clis_tree_job():
@@ -61,3 +61,18 @@ def test_every_recipe_is_a_valid_request():
         job = request.tree_job
         assert job.tree.depth == int(recipe.get("depth", DEFAULTS["depth"])), name
         assert job.train.augment_shift == int(recipe.get("augment_shift", 0)), name
+
+
+def test_a_cli_run_opens_into_the_form_with_its_settings():
+    """``hmob train-tree --save-run`` saves nested core configs; the form gets them back, and no "None"."""
+    job = build_request({"depth": "6", "targets": "hard", "beta": "2.5", "learn_beta": True, "penalty": "0.3",
+                         "lr": "3e-3", "lr_schedule": "cosine", "batch_size": "64", "epochs": "7",
+                         "snapshot_every": "500", "seed": "5", "augment_shift": "1"}).tree_job
+    settings = {"tree": job.tree.to_dict(), "train": job.train.to_dict(), "targets": job.targets,
+                "temperature": job.temperature, "dataset": job.dataset, "data_dir": None}  # as cli.py writes it
+    form = form_values_from_run(settings)
+    assert "data_dir" not in form and "None" not in map(str, form.values())
+    as_text = {k: v if isinstance(v, bool) else str(v) for k, v in form.items()}  # what the form's fields hold
+    again = build_request(as_text).tree_job
+    assert again.tree == job.tree and again.train == job.train and again.targets == "hard"
+    assert form_values_from_run({"depth": "5", "data_dir": "/d", "unknown": 1}) == {"depth": "5", "data_dir": "/d"}
