@@ -47,7 +47,7 @@ import time
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PySide6.QtCore import QEvent, QLineF, QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QLineF, QObject, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QTransform
 from PySide6.QtWidgets import (QApplication, QFrame, QGraphicsItem, QGraphicsScene, QGraphicsView,
                                QToolTip)
@@ -548,7 +548,7 @@ class TreeView(QGraphicsView):
         self.setScene(self.tree_scene)
         self.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
         self.setDragMode(QGraphicsView.ScrollHandDrag)
-        self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.NoAnchor)  # zoom_by keeps the point under the mouse
         self.setResizeAnchor(QGraphicsView.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.FullViewportUpdate)
         self.setOptimizationFlag(QGraphicsView.DontSavePainterState, False)
@@ -557,6 +557,7 @@ class TreeView(QGraphicsView):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setMinimumSize(320, 200)
         self._auto_fit = True
+        self._fit_scale = 0.0  # the scale that shows the whole tree (set by fit_to_window)
         self._press_pos = None
         self.last_paint_ms = 0.0  # how long the last repaint took (the window paces live updates by it)
         self._tooltips = _TooltipFilter(self)
@@ -575,8 +576,10 @@ class TreeView(QGraphicsView):
         self.tree_scene.set_snapshot(snapshot)
         if self.tree_scene._structure != old:
             self._auto_fit = True
-            r = self.tree_scene.sceneRect()  # room to pan the tree's edges out from under the legend
-            self.setSceneRect(r.adjusted(-0.1 * r.width(), -0.1 * r.height(), 0.1 * r.width(), 0.15 * r.height()))
+            # A tree-sized margin all round: room to pan any part of the tree to the middle, and to
+            # keep the point under the mouse in place when zooming (the view cannot scroll past its rect)
+            r = self.tree_scene.sceneRect()
+            self.setSceneRect(r.adjusted(-r.width(), -r.height(), r.width(), r.height()))
         if self._auto_fit:
             self.fit_to_window()
         self.viewport().update()
@@ -618,14 +621,30 @@ class TreeView(QGraphicsView):
             return
         usable_h = max(vp.height() - OVERLAY_TOP - OVERLAY_BOTTOM, vp.height() * 0.5)
         s = min(vp.width() / rect.width(), usable_h / rect.height())
+        self._fit_scale = s
         self.setTransform(QTransform.fromScale(s, s))
         center = rect.center()
         self.centerOn(QPointF(center.x(), center.y() - (OVERLAY_TOP - OVERLAY_BOTTOM) / 2 / s))
 
-    def zoom_by(self, factor: float) -> None:
+    def zoom_by(self, factor: float, anchor: QPoint | None = None) -> None:
+        """Zoom keeping the scene point at ``anchor`` (a viewport position; default its centre) in place.
+
+        Out to half the whole-tree view, in to 40 screen pixels per scene unit. The anchoring is done
+        here, not by Qt's ``AnchorUnderMouse``, which follows the last mouse *move* and so drifts when
+        the wheel turns before the mouse has moved.
+        """
         current = self.transform().m11()
-        factor = max(0.01, min(40.0, current * factor)) / current
+        lowest = 0.5 * self._fit_scale if self._fit_scale else 0.01
+        factor = max(lowest, min(40.0, current * factor)) / current
+        if abs(factor - 1.0) < 1e-9:
+            return
+        if anchor is None:
+            anchor = self.viewport().rect().center()
+        fixed = self.mapToScene(anchor)
         self.scale(factor, factor)
+        moved = self.mapFromScene(fixed) - anchor
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
         self._auto_fit = False
 
     def node_at(self, pos) -> int | None:
@@ -639,7 +658,7 @@ class TreeView(QGraphicsView):
     # ---------------------------------------------------------------- events
 
     def wheelEvent(self, event) -> None:
-        self.zoom_by(1.0015 ** event.angleDelta().y())
+        self.zoom_by(1.0015 ** event.angleDelta().y(), event.position().toPoint())
         event.accept()
 
     def resizeEvent(self, event) -> None:

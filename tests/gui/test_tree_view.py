@@ -177,3 +177,42 @@ def test_timeline_scrubs_and_replays(qtbot):
     timeline.set_live(True)
     timeline.add(_snapshot(depth=2, seed=9, kind="epoch", epoch=1, samples_seen=500, total_epochs=3))
     assert timeline.label.text().startswith("epoch 1 / 3")
+
+
+def _wheel(view, pos, delta):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    global_pos = QPointF(view.viewport().mapToGlobal(pos))
+    event = QWheelEvent(QPointF(pos), global_pos, QPoint(0, 0), QPoint(0, delta), Qt.NoButton,
+                        Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(view.viewport(), event)
+
+
+@pytest.mark.parametrize("depth", [4, 8])
+def test_wheel_zooms_about_the_mouse_and_not_beyond_half_the_whole_tree(qtbot, depth):
+    from PySide6.QtCore import QPoint
+
+    from hmob_gui.gui.tree_view import TreeView
+
+    view = TreeView()
+    qtbot.addWidget(view)
+    view.resize(900, 500)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_snapshot(_snapshot(depth=depth))
+    fit = view.transform().m11()
+    for pos in (QPoint(200, 150), QPoint(700, 400), QPoint(450, 60)):  # off centre in x and in y
+        before = view.mapToScene(pos)
+        _wheel(view, pos, 240)
+        after = view.mapToScene(pos)
+        assert view.transform().m11() > fit
+        scale = view.transform().m11()  # scene units per pixel: 1/scale
+        assert abs(after.x() - before.x()) * scale < 2 and abs(after.y() - before.y()) * scale < 2
+    for _ in range(30):
+        _wheel(view, QPoint(450, 250), -480)
+    assert view.transform().m11() >= 0.5 * fit - 1e-9
+    assert view.transform().m11() < 0.6 * fit  # zoomed out as far as allowed
+    view.fit_to_window()
+    assert abs(view.transform().m11() - fit) < 1e-9
