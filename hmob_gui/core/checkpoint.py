@@ -108,31 +108,40 @@ def save_payload(path: str | os.PathLike, payload: dict) -> Path:
     return Path(path)
 
 
-def load_checkpoint(path: str | os.PathLike, expect_kind: str | None = None) -> Checkpoint:
-    """Read and check a checkpoint; raise :class:`CheckpointError` with the reason when it is not one."""
+def read_payload(path: str | os.PathLike, what: str = "checkpoint"):
+    """``torch.load(weights_only=True)`` onto the CPU, every failure turned into one :class:`CheckpointError`.
+
+    Shared by checkpoints and run files: the one place where a file from anywhere is unpickled,
+    with the only unpickler that refuses code. ``what`` names the file's kind in messages.
+    """
     path = Path(path).expanduser()
     if path.is_dir():
-        raise CheckpointError(f"{path} is a folder, not a checkpoint file")
+        raise CheckpointError(f"{path} is a folder, not a {what} file")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's notes on old pickle protocols are not for the user
-            payload = torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # torch's own message goes on to suggest weights_only=False, the very thing not to do: name the culprit only.
         culprit = re.search(r"GLOBAL (\S+)|Unsupported operand (\d+)", str(exc))
-        what = f" ({culprit.group(1) or 'operand ' + culprit.group(2)})" if culprit else ""
+        found = f" ({culprit.group(1) or 'operand ' + culprit.group(2)})" if culprit else ""
         raise CheckpointError(
-            f"{path}: refused: the file holds objects other than weights and settings{what}, which could run "
+            f"{path}: refused: the file holds objects other than weights and settings{found}, which could run "
             "code when opened; it was not opened"
         ) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, ImportError) as exc:
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint (truncated or corrupt file?) — {detail}") from None
+        raise CheckpointError(f"{path}: not a readable {what} (truncated or corrupt file?) — {detail}") from None
     except Exception as exc:  # any other failure of the unpickler is still a bad file, not a crash
-        raise CheckpointError(f"{path}: not a readable checkpoint — {type(exc).__name__}: {exc}"[:400]) from None
-    return checkpoint_from_payload(payload, expect_kind, path)
+        raise CheckpointError(f"{path}: not a readable {what} — {type(exc).__name__}: {exc}"[:400]) from None
+
+
+def load_checkpoint(path: str | os.PathLike, expect_kind: str | None = None) -> Checkpoint:
+    """Read and check a checkpoint; raise :class:`CheckpointError` with the reason when it is not one."""
+    path = Path(path).expanduser()
+    return checkpoint_from_payload(read_payload(path), expect_kind, path)
 
 
 def checkpoint_from_payload(payload, expect_kind: str | None = None, path: Path | None = None) -> Checkpoint:

@@ -6,16 +6,13 @@ tensors, written atomically and read with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 import os
-import pickle
-import warnings
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .atomic import atomic_path
+from .checkpoint import checkpoint_from_payload, read_payload, save_payload
 from .errors import CheckpointError
 from .history import SnapshotHistory
 from .snapshot import TreeSnapshot
@@ -67,24 +64,12 @@ def save_run(path: str | os.PathLike, run: SavedRun) -> Path:
         "snapshots": [_snapshot_payload(s) for s in run.snapshots],
         "checkpoint": run.checkpoint,
     }
-    with atomic_path(path, CheckpointError) as tmp:
-        torch.save(payload, tmp)
-    return Path(path)
+    return save_payload(path, payload)
 
 
 def load_run(path: str | os.PathLike) -> SavedRun:
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such file")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch's notes on old pickle protocols are not for the user
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise CheckpointError(f"{path}: refused: the file holds objects other than data, which could run code "
-                              "when opened; it was not opened") from None
-    except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable run file (truncated or corrupt?) — {type(exc).__name__}") from None
+    payload = read_payload(path, "run file")
     if not isinstance(payload, dict) or payload.get("format") != RUN_FORMAT:
         raise CheckpointError(f"{path}: not an hmob-gui run file")
     if not isinstance(payload.get("format_version"), int) or payload["format_version"] > RUN_FORMAT_VERSION:
@@ -95,8 +80,6 @@ def load_run(path: str | os.PathLike) -> SavedRun:
     if not all(isinstance(h, dict) for h in payload.get("history") or []):
         raise CheckpointError(f"{path}: damaged run file (history entries must be dicts)")
     if payload.get("checkpoint") is not None:
-        from .checkpoint import checkpoint_from_payload
-
         try:
             checkpoint_from_payload(payload["checkpoint"])
         except CheckpointError as exc:
