@@ -367,6 +367,7 @@ class MainWindow(QMainWindow):
             self.timeline.clear()
             self._test_metrics = {}
         self.progress.setValue(0)
+        self._on_busy("")  # the preparation is over: the progress bar speaks from here on
         self.progress_label.setText(f"{event.kind} on {event.device}: starting…")
 
     def _on_batch_progress(self, p) -> None:

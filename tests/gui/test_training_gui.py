@@ -23,6 +23,7 @@ def test_short_training_emits_snapshots_and_the_view_changes(make_window, qtbot,
     _start(w, {**small_run, "targets": "distilled", "teacher_source": "file",
                "teacher_path": str(gui_checkpoints["teacher"])})
     qtbot.waitUntil(lambda: len(snapshots) >= 3, timeout=60_000)
+    assert "teacher labels" not in w.statusBar().currentMessage()  # preparation over: no stale status
     qtbot.waitUntil(lambda: images_differ(w.tree_view.node_images(), before)
                     and w.tree_view.snapshot().depth == 3, timeout=10_000)
     wait_idle(qtbot, w)
