@@ -39,7 +39,11 @@ class TqdmListener:
                 self.history.add(event.snapshot)
         if isinstance(event, t.Preparing):
             if self.preparing is None:
-                self.preparing = tqdm(total=event.total, desc=event.message, disable=self.quiet, dynamic_ncols=True)
+                unit = {"samples": "img"}.get(event.unit, event.unit or "it")
+                self.preparing = tqdm(total=event.total, desc=event.message, disable=self.quiet, dynamic_ncols=True,
+                                      unit=unit, unit_scale=event.unit == "samples")
+            elif self.preparing.desc != event.message:
+                self.preparing.set_description(event.message, refresh=False)
             self.preparing.update(event.done - self.preparing.n)
             if event.done >= event.total:
                 self.preparing.close()
@@ -158,7 +162,8 @@ def cmd_train_tree(args) -> int:
     tree = TreeConfig(depth=args.depth, beta=args.beta, learn_beta=args.learn_beta,
                       penalty_strength=args.penalty, penalty_decay=args.penalty_decay, ema_window=args.ema_window)
     job = TreeJob(tree=tree, train=_train_config(args), targets="distilled" if args.distill else "hard",
-                  temperature=args.temperature, teacher_path=args.teacher, dataset=args.dataset, data_dir=args.data)
+                  temperature=args.temperature, teacher_path=args.teacher, dataset=args.dataset, data_dir=args.data,
+                  restarts=args.restarts, restart_epochs=args.restart_epochs)
     history = None
     if args.save_run:
         from .core.atomic import check_writable
@@ -168,12 +173,15 @@ def cmd_train_tree(args) -> int:
         check_writable(args.save_run, CheckpointError)  # refuse before training, not after
         history = SnapshotHistory()
     outcome = run_job(job, TqdmListener(args.quiet, history), progress=download_progress(args.quiet))
+    if outcome.start is not None:
+        print(f"start: {outcome.start.summary()}")
     code = _finish(outcome, args.out, args.quiet)
     if history is not None:
         from .core.runfile import SavedRun, save_run
 
         settings = {"tree": job.tree.to_dict(), "train": job.train.to_dict(), "targets": job.targets,
-                    "temperature": job.temperature, "dataset": job.dataset, "data_dir": job.data_dir}
+                    "temperature": job.temperature, "dataset": job.dataset, "data_dir": job.data_dir,
+                    "restarts": job.restarts, "restart_epochs": job.restart_epochs}
         path = save_run(args.save_run, SavedRun(
             settings=settings, history=outcome.result.history, test_metrics=outcome.result.test_metrics,
             snapshots=list(history), checkpoint=outcome.checkpoint_payload()))
@@ -334,6 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ema-window", type=float, default=1.0,
                    help="running-average window in batches at the root, doubled per level")
     _train_args(p, epochs=40, lr=0.01, batch=128, shift=0)
+    p.add_argument("--restarts", type=int, default=1, metavar="N",
+                   help="try N starts (seeds SEED…SEED+N−1) for --restart-epochs each and train the one with the "
+                        "best validation accuracy (default 1: just SEED)")
+    p.add_argument("--restart-epochs", type=int, default=2, metavar="K", help="epochs per tried start (default 2)")
     p.add_argument("--out", default="tree.pt", help="checkpoint to write (default tree.pt)")
     p.add_argument("--save-run", metavar="RUN", default=None,
                    help="also save the run (settings, metrics, every snapshot) as RUN.hmobrun, for the app and export")

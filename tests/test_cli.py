@@ -53,6 +53,8 @@ def test_user_errors_exit_2_with_one_line(tmp_path):
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     result = run_cli("train-tree", "--hard", "--depth", "0", "--data", str(tmp_path))
     assert result.returncode == 2 and "depth must be" in result.stderr
+    result = run_cli("train-tree", "--hard", "--restarts", "0", "--data", str(tmp_path))
+    assert result.returncode == 2 and "starts to try must be" in result.stderr
     result = run_cli("train-tree", "--teacher", str(bad), "--data", str(tmp_path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
 

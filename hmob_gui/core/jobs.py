@@ -16,11 +16,13 @@ from .checkpoint import checkpoint_payload, load_model, save_payload
 from .data import DataSplits, load_dataset
 from .datasets import get_dataset
 from .errors import ConfigError
+from .restarts import StartChoice, choose_start, shared_soft_targets
 from .teacher import TeacherCNN, TeacherConfig
 from .training import TeacherTask, Trainer, TrainingControl, TrainingResult, TrainConfig, TreeTask
 from .tree import SoftDecisionTree, TreeConfig
 
 TARGETS = ("distilled", "hard")
+MAX_RESTARTS = 100
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class TreeJob:
     teacher_path: str | None = None  # used when no teacher model is handed to run_job
     dataset: str = "mnist"
     data_dir: str | None = None
+    restarts: int = 1  # candidate starts tried before the long run (see restarts.py); 1: just the seed's
+    restart_epochs: int = 2  # epochs each candidate is trained before the best is chosen
     kind = "tree"
 
     def __post_init__(self):
@@ -58,6 +62,12 @@ class TreeJob:
             raise ConfigError(f"targets must be 'distilled' or 'hard', not {self.targets!r}")
         if not (self.temperature > 0 and math.isfinite(self.temperature)):
             raise ConfigError(f"distillation temperature must be a positive, finite number, not {self.temperature}")
+        if not isinstance(self.restarts, int) or not 1 <= self.restarts <= MAX_RESTARTS:
+            raise ConfigError(f"starts to try must be a whole number from 1 to {MAX_RESTARTS}, not {self.restarts!r}")
+        if not isinstance(self.restart_epochs, int) or self.restart_epochs < 1:
+            raise ConfigError(f"epochs per start must be a whole number ≥ 1, not {self.restart_epochs!r}")
+        if self.restarts > 1 and self.train.seed + self.restarts > 2**63:
+            raise ConfigError(f"seed {self.train.seed} + {self.restarts} starts goes past 2^63 − 1")
 
     def build_model(self) -> SoftDecisionTree:
         torch.manual_seed(self.train.seed)
@@ -68,6 +78,9 @@ class TreeJob:
 
     def training_info(self) -> dict:
         info = {"targets": self.targets}
+        if self.restarts > 1:
+            info["restarts"] = self.restarts
+            info["restart_epochs"] = self.restart_epochs
         if self.targets == "distilled":
             info["temperature"] = self.temperature
             if self.teacher_path:
@@ -81,6 +94,7 @@ class JobOutcome:
     model: torch.nn.Module
     result: TrainingResult
     data: DataSplits
+    start: StartChoice | None = None  # how the start was chosen, when several were tried
 
     def checkpoint_metrics(self) -> dict:
         m = {f"test_{k}": v for k, v in self.result.test_metrics.items()}
@@ -96,10 +110,16 @@ class JobOutcome:
         spec = self.data.dataset
         return checkpoint_payload(
             self.job.kind, self.model.to("cpu"),
-            train_config=self.job.train.to_dict(), training=self.job.training_info(),
+            train_config=self.job.train.to_dict(), training=self.training_info(),
             metrics=self.checkpoint_metrics(), history=self.result.history,
             dataset={"name": spec.name, "title": spec.title, "class_names": list(spec.class_names)},
         )
+
+    def training_info(self) -> dict:
+        info = self.job.training_info()
+        if self.start is not None:
+            info["start"] = self.start.to_dict()
+        return info
 
     def save(self, path) -> Path:
         return save_payload(path, self.checkpoint_payload())
@@ -126,7 +146,15 @@ def run_job(job, listener=None, control: TrainingControl | None = None, data: Da
         if not job.teacher_path:
             raise ConfigError("distillation needs a teacher: give a teacher checkpoint (--teacher) or use hard labels")
         teacher = load_teacher(job.teacher_path)
+    listener = listener or (lambda event: None)
+    control = control or TrainingControl()
+    start, targets = None, None
+    if job.kind == "tree" and job.restarts > 1 and model is None:
+        targets = shared_soft_targets(job, data, teacher, listener)
+        model, start = choose_start(job, data, teacher, listener, control, targets)
     model = model if model is not None else job.build_model()
     task = job.make_task(model, spec.class_names, teacher)
+    if targets is not None:
+        task.fixed_targets = targets
     result = Trainer(task, data, job.train, listener, control).run()
-    return JobOutcome(job, model, result, data)
+    return JobOutcome(job, model, result, data, start)

@@ -90,6 +90,7 @@ class Preparing:
     message: str
     done: int
     total: int
+    unit: str = "shifts"  # what done and total count
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,8 @@ class TreeTask:
         self.teacher = teacher
         self.temperature = temperature
         self.class_names = tuple(class_names)
+        #: the teacher's soft targets for the training split, when already computed (several starts share them)
+        self.fixed_targets: Tensor | None = None
 
     def prepare(self, data, device):
         if self.teacher is not None:
@@ -270,6 +273,8 @@ class TreeTask:
     def targets(self, x, labels):
         if self.teacher is None:
             return F.one_hot(labels, self.model.config.n_classes).to(x.dtype)
+        if self.fixed_targets is not None and len(self.fixed_targets) == len(x):
+            return self.fixed_targets
         return soft_targets(self.teacher, x, self.temperature, batch_size=2048)
 
     def batch_loss(self, x, target, labels):
@@ -400,7 +405,7 @@ class Trainer:
         per_shift = cfg.augment_shift > 0 and getattr(task, "targets_follow_input", False)
         if per_shift:
             targets = task.targets_per_shift(x_train, cfg.augment_shift, self._preparing)
-        elif getattr(task, "teacher", None) is not None:
+        elif getattr(task, "teacher", None) is not None and getattr(task, "fixed_targets", None) is None:
             self._emit(Preparing("the teacher labels the training digits", 0, 1))
             targets = task.targets(x_train, y_train)
             self._emit(Preparing("the teacher labels the training digits", 1, 1))

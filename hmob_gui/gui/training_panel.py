@@ -38,6 +38,10 @@ _TIPS = {
     "snapshot_every": "Samples between two snapshots of the tree (the live view and the timeline); "
                       "0: only at the end of each epoch",
     "seed": "Random seed (initial weights, batch order)",
+    "restarts": "1: start from the seed's weights. N > 1: first train N trees (seeds seed … seed + N − 1) "
+                "for a few epochs each and continue the one with the best validation accuracy — a small tree's "
+                "result depends a lot on its start",
+    "restart_epochs": "Epochs each tried start is trained before the best is chosen (≥ 1)",
     "device": "auto: the first CUDA device when there is one, else the CPU",
 }
 
@@ -127,6 +131,8 @@ class TrainingPanel(QScrollArea):
         self._add(form, "snapshot_every", QLineEdit(), "snapshot every (samples)")
         self._add(form, "augment_shift", QLineEdit(), "random shift (px)")
         self._add(form, "seed", QLineEdit(), "seed")
+        self._add(form, "restarts", QLineEdit(), "starts to try")
+        self._add(form, "restart_epochs", QLineEdit(), "epochs per start")
         combo = QComboBox()
         combo.addItem("auto", "auto")
         combo.addItem("cpu", "cpu")
@@ -313,6 +319,7 @@ class TrainingPanel(QScrollArea):
         self.fields["teacher_path"]._browse_button.setEnabled(idle and distilled and source == "file")
         self.fields["teacher_epochs"].setEnabled(idle and distilled and source == "train")
         self.fields["temperature"].setEnabled(idle and distilled)
+        self.fields["restart_epochs"].setEnabled(idle and self.fields["restarts"].text().strip() not in ("", "1"))
         for b in self.teacher_buttons.buttons():
             b.setEnabled(idle and distilled)
 

@@ -35,6 +35,8 @@ DEFAULTS: dict = {
     "epochs": "40",
     "snapshot_every": "1000",
     "seed": "0",
+    "restarts": "1",
+    "restart_epochs": "2",
     "device": "auto",
     "train_limit": "0",  # 0: all training images; N: only the first N (quick looks)
 }
@@ -59,7 +61,8 @@ LABELS: dict = {
     "penalty": "λ", "penalty_decay": "penalty decay", "ema_window": "EMA window",
     "lr": "learning rate", "lr_schedule": "schedule", "weight_decay": "weight decay",
     "augment_shift": "random shift", "batch_size": "batch size", "epochs": "epochs",
-    "snapshot_every": "snapshot every", "seed": "seed", "device": "device",
+    "snapshot_every": "snapshot every", "seed": "seed", "restarts": "starts to try",
+    "restart_epochs": "epochs per start", "device": "device",
     "train_limit": "training images",
 }
 
@@ -205,7 +208,11 @@ def build_request(values: dict) -> TrainingRequest:
                 epochs=teacher_epochs, batch_size=train.batch_size, lr=1e-3, augment_shift=2,
                 seed=train.seed, snapshot_every=0, device=train.device))
             teacher_job = TeacherJob(train=teacher_train, dataset=dataset, data_dir=data_dir)
+    restarts, restart_epochs = _int(v, "restarts"), _int(v, "restart_epochs")
+    _judge("restarts", lambda: TreeJob(restarts=restarts, train=train))
+    _judge("restart_epochs", lambda: TreeJob(restart_epochs=restart_epochs))
     job = _judge("targets", lambda: TreeJob(tree=tree, train=train, targets=targets, temperature=temperature,
-                                            teacher_path=teacher_path, dataset=dataset, data_dir=data_dir))
+                                            teacher_path=teacher_path, dataset=dataset, data_dir=data_dir,
+                                            restarts=restarts, restart_epochs=restart_epochs))
     settings = {k: v[k] for k in DEFAULTS}
     return TrainingRequest(job, source, teacher_path, teacher_job, train_limit, settings)

@@ -203,8 +203,12 @@ class ModelWorker(QObject):
         elif isinstance(event, t.TrainingFinished):
             self.trainingFinished.emit(event)
         elif isinstance(event, t.Preparing):
-            self.busyChanged.emit(event.message if event.total <= 1 else
-                                  f"{event.message} ({event.done} of {event.total} shifts)")
+            if event.total <= 1 or not event.unit:
+                self.busyChanged.emit(event.message)
+            elif event.unit == "samples":
+                self.busyChanged.emit(f"{event.message}: {event.done / event.total:.0%}")
+            else:
+                self.busyChanged.emit(f"{event.message} ({event.done} of {event.total} {event.unit})")
 
     @Slot(object, object)
     def train(self, request: TrainingRequest, control) -> None:
@@ -245,9 +249,10 @@ class ModelWorker(QObject):
             last = outcome.result.history[-1]["epoch"] if outcome.result.history else 0
             acc = outcome.result.test_metrics.get("accuracy")
             summary = (f"tree of depth {request.tree_job.tree.depth} ({request.tree_job.targets}) trained here"
-                       + (f", test accuracy {acc:.2%}" if acc is not None else f", {status}"))
+                       + (f", test accuracy {acc:.2%}" if acc is not None else f", {status}")
+                       + (f"; {outcome.start.summary()}" if outcome.start is not None else ""))
             info = ModelInfo("tree", summary, "", outcome.checkpoint_metrics(), outcome.result.history,
-                             {"model": outcome.model.config.to_dict(), "training": request.tree_job.training_info()})
+                             {"model": outcome.model.config.to_dict(), "training": outcome.training_info()})
             self._emit_tree(outcome.model, info, epoch=last, total_epochs=request.tree_job.train.epochs,
                             kind="final", samples_seen=outcome.result.history[-1]["samples_seen"] if last else 0,
                             class_names=data.dataset.class_names)

@@ -157,3 +157,18 @@ def test_training_a_new_teacher_first_shows_its_curves(make_window, qtbot, small
     path = tmp_path / "teacher.pt"
     wait_saved(qtbot, w, lambda: w.worker.save_checkpoint(path, "teacher"))
     assert load_checkpoint(path, expect_kind="teacher").metrics["status"] == "completed"
+
+
+def test_trying_several_starts_shows_the_search_and_the_choice(make_window, qtbot, small_run):
+    w = make_window()
+    assert not w.training_panel.fields["restart_epochs"].isEnabled()  # only meaningful with several starts
+    w.training_panel.set_values({**small_run, "restarts": "3", "restart_epochs": "1"})
+    assert w.training_panel.fields["restart_epochs"].isEnabled()
+    messages = []
+    w.worker.worker.busyChanged.connect(messages.append)
+    _start(w, {**small_run, "restarts": "3", "restart_epochs": "1"})
+    wait_idle(qtbot, w)
+    assert w.errors == []
+    assert any(m.startswith("choosing a start: tree 3 of 3") for m in messages), messages
+    assert "chose seed" in w.model_label.text() and "of 3 starts" in w.model_label.text()
+    assert len(w.timeline.history) >= 2 and w.timeline.history[0].kind == "initial"

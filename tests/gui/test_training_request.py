@@ -20,13 +20,14 @@ def test_every_setting_reaches_the_job():
                        "penalty_decay": "0.25", "ema_window": "4", "lr": "3e-3", "lr_schedule": "cosine",
                        "weight_decay": "1e-4", "augment_shift": "2", "batch_size": "64", "epochs": "7",
                        "snapshot_every": "0", "seed": "5", "device": "cpu", "dataset": "fashion-mnist",
-                       "data_dir": "/data", "train_limit": "3000"})
+                       "data_dir": "/data", "train_limit": "3000", "restarts": "6", "restart_epochs": "3"})
     t, tr = r.tree_job.tree, r.tree_job.train
     assert (t.depth, t.beta, t.learn_beta, t.penalty_strength, t.penalty_decay, t.ema_window) == (6, 2.5, True, 0.3, 0.25, 4.0)
     assert (tr.lr, tr.lr_schedule, tr.weight_decay, tr.augment_shift, tr.batch_size, tr.epochs, tr.snapshot_every,
             tr.seed, tr.device) == (3e-3, "cosine", 1e-4, 2, 64, 7, 0, 5, "cpu")
     assert r.tree_job.dataset == "fashion-mnist" and r.tree_job.data_dir == "/data" and r.train_limit == 3000
     assert not r.needs_teacher and r.teacher_path is None
+    assert (r.tree_job.restarts, r.tree_job.restart_epochs) == (6, 3)
 
 
 def test_training_a_new_teacher_first():
@@ -44,6 +45,7 @@ def test_training_a_new_teacher_first():
     ({"device": "tpu"}, "device"), ({"dataset": "cifar"}, "dataset"), ({"train_limit": "10"}, "train_limit"),
     ({"teacher_source": "file", "teacher_path": ""}, "teacher_path"),
     ({"teacher_source": "train", "teacher_epochs": "0"}, "teacher_epochs"),
+    ({"restarts": "0"}, "restarts"), ({"restarts": "two"}, "restarts"), ({"restart_epochs": "0"}, "restart_epochs"),
 ])
 def test_bad_values_are_refused_naming_the_field(values, field):
     with pytest.raises(FormError) as info:
