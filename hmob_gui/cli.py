@@ -49,6 +49,9 @@ class TqdmListener:
                 self.preparing.close()
                 self.preparing = None
         elif isinstance(event, t.TrainingStarted):
+            if self.preparing is not None:  # a preparation cut short (a stopped search for a start)
+                self.preparing.close()
+                self.preparing = None
             self.bar = tqdm(total=event.n_train * event.epochs, unit="img", unit_scale=True,
                             desc=f"{event.kind} on {event.device}", disable=self.quiet, dynamic_ncols=True)
         elif isinstance(event, t.BatchProgress) and self.bar is not None:

@@ -97,6 +97,4 @@ def choose_start(job, data: DataSplits, teacher, listener, control: TrainingCont
         if result.status == "stopped":
             break
     scores += [float("nan")] * (n - len(scores))
-    listener(Preparing(f"choosing a start: chose seed {best_seed}", n * per_candidate, n * per_candidate,
-                       unit="samples"))
     return best_model, StartChoice(seeds, tuple(scores), best_seed, epochs)

@@ -48,6 +48,10 @@ RECIPES: dict[str, dict] = {
         "depth": "4", "batch_size": "16", "lr": "0.01", "lr_schedule": "cosine", "penalty": "0.003",
         "epochs": "40", "augment_shift": "0",
     },
+    "depth-4 recipe, best of 10 starts (91.4% distilled, whatever the seed)": {
+        "depth": "4", "batch_size": "16", "lr": "0.01", "lr_schedule": "cosine", "penalty": "0.003",
+        "epochs": "40", "augment_shift": "0", "restarts": "10", "restart_epochs": "2",
+    },
     "shipped depth-8 recipe (96.9% distilled; 120 epochs)": {
         "depth": "8", "batch_size": "64", "lr": "0.002", "lr_schedule": "cosine", "penalty": "0.03",
         "epochs": "120", "augment_shift": "1",

@@ -63,6 +63,7 @@ def test_every_recipe_is_a_valid_request():
         job = request.tree_job
         assert job.tree.depth == int(recipe.get("depth", DEFAULTS["depth"])), name
         assert job.train.augment_shift == int(recipe.get("augment_shift", 0)), name
+        assert job.restarts == int(recipe.get("restarts", 1)), name
 
 
 def test_a_cli_run_opens_into_the_form_with_its_settings():
