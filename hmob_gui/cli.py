@@ -25,6 +25,7 @@ class TqdmListener:
         self.quiet = quiet
         self.bar = None
         self.preparing = None
+        self.preparing_message = ""
         self.history = history  # a SnapshotHistory to keep snapshots in (for --save-run), or None
 
     def __call__(self, event) -> None:
@@ -42,8 +43,10 @@ class TqdmListener:
                 unit = {"samples": "img"}.get(event.unit, event.unit or "it")
                 self.preparing = tqdm(total=event.total, desc=event.message, disable=self.quiet, dynamic_ncols=True,
                                       unit=unit, unit_scale=event.unit == "samples")
-            elif self.preparing.desc != event.message:
+                self.preparing_message = event.message
+            elif self.preparing_message != event.message:  # (a disabled bar has no .desc)
                 self.preparing.set_description(event.message, refresh=False)
+                self.preparing_message = event.message
             self.preparing.update(event.done - self.preparing.n)
             if event.done >= event.total:
                 self.preparing.close()

@@ -70,3 +70,21 @@ def test_missing_data_says_what_to_do(tmp_path, monkeypatch):
     result = run_cli("train-tree", "--hard", "--data", str(tmp_path / "empty"), "--epochs", "1")
     assert result.returncode == 2
     assert "train-images-idx3-ubyte.gz" in result.stderr and "t10k-labels-idx1-ubyte.gz" in result.stderr
+
+
+@pytest.mark.parametrize("quiet", [True, False])
+def test_progress_listener_follows_a_preparation_whose_message_changes(quiet, capsys):
+    from hmob_gui.cli import TqdmListener
+    from hmob_gui.core.training import Preparing, TrainingStarted
+
+    listen = TqdmListener(quiet=quiet)
+    listen(Preparing("the teacher labels the training digits", 0, 1, unit=""))
+    listen(Preparing("the teacher labels the training digits", 1, 1, unit=""))
+    assert listen.preparing is None  # done: closed
+    listen(Preparing("choosing a start: tree 1 of 2 (seed 0)", 0, 200, unit="samples"))
+    listen(Preparing("choosing a start: tree 2 of 2 (seed 1)", 100, 200, unit="samples"))
+    assert listen.preparing is not None and (quiet or listen.preparing.n == 100)  # (a disabled bar counts nothing)
+    listen(TrainingStarted("tree", 1, 1, 100, "cpu"))  # a search cut short: its bar is closed
+    assert listen.preparing is None
+    err = capsys.readouterr().err
+    assert ("tree 2 of 2" in err) != quiet
