@@ -207,8 +207,9 @@ class ExportRunner(QObject):
         self.cancel()
         self.thread.quit()  # its loop ends once the export returns
         self.thread.wait(timeout_ms)
-        if self.dialog is not None:
-            self.dialog.close()
+        # Its last progress signals are still queued: with the dialog gone they find nothing to show
+        # (a QProgressDialog given a value shows itself again, and a shown window keeps the app alive).
+        self._end()
 
 
 # ============================================================================ the dialog

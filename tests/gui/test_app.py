@@ -77,3 +77,52 @@ def test_unexpected_errors_go_to_a_dialog(make_window, qtbot):
     thread.join()
     qtbot.waitUntil(lambda: len(w.errors) >= 2, timeout=5000)  # from another thread, shown in the GUI thread
     assert w.errors[1] == ("Error", "bad file")
+
+
+_EXPORT_THEN_QUIT = """
+import sys
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+for fmt in (QSettings.NativeFormat, QSettings.IniFormat):
+    QSettings.setPath(fmt, QSettings.UserScope, sys.argv[1])
+qt_app = QApplication(sys.argv[:1])
+from hmob_gui.gui import app as app_module
+from hmob_gui.gui.export import AnimationOptions
+from hmob_gui.gui.export_dialog import ExportRequest
+from hmob_gui.gui.main_window import MainWindow
+def window():
+    return next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
+def start_export():
+    w = window()
+    if len(w.timeline) < 5:
+        QTimer.singleShot(50, start_export)
+        return
+    options = AnimationOptions(kind="samples", size=(3840, 2160))
+    w.exporter.start(ExportRequest(what="history", out=sys.argv[2], snapshots=tuple(w.timeline.snapshots()),
+                                   options=options))
+    QTimer.singleShot(2500, close)  # frames done by then, their progress signals queued
+def close():
+    print("closing", window().exporter.runner.is_running(), flush=True)
+    window().close()
+QTimer.singleShot(50, start_export)
+sys.exit(app_module.main(sys.argv[3:]))
+"""
+
+
+def test_quitting_during_an_export_ends_the_app(tmp_path):
+    """Closing the window mid-export cancels it, and the process exits (it once lingered, windowless)."""
+    import os
+    import subprocess
+
+    from hmob_gui.core.runfile import SavedRun, save_run
+
+    from .test_export import make_history
+
+    run = save_run(tmp_path / "long.hmobrun", SavedRun(snapshots=make_history(depth=4, epochs=6, per_epoch=39)))
+    out_gif = tmp_path / "big.gif"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    out = subprocess.run([sys.executable, "-c", _EXPORT_THEN_QUIT, str(tmp_path), str(out_gif), "--run", str(run)],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "closing True" in out.stdout  # the export was still running when the window closed
+    assert not out_gif.exists() and not list(tmp_path.glob(".big*"))

@@ -172,9 +172,16 @@ def test_closing_the_window_cancels_a_running_export(make_window, qtbot, out_dir
     window = make_window()
     window.exporter.start(long_request(out_dir))
     qtbot.waitUntil(lambda: window.exporter.runner.dialog.value() >= 2, timeout=60_000)
+    dialog = window.exporter.runner.dialog
     window.close()
     assert not window.exporter.runner.thread or window.exporter.runner.thread.isFinished()
     assert leftovers(out_dir) == []
+    # The export's last progress signals, still queued, must not show its dialog again:
+    # a shown window keeps the app running after its main window has closed.
+    qtbot.wait(300)
+    from shiboken6 import isValid
+
+    assert window.exporter.runner.dialog is None and not (isValid(dialog) and dialog.isVisible())
 
 
 def test_export_failure_is_reported_not_raised(make_window, qtbot, out_dir):
