@@ -1,6 +1,7 @@
 """Checkpoints and run files: round trips, and every bad file refused with a reason."""
 import os
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -134,6 +135,21 @@ def test_unwritable_destination_is_refused_and_existing_file_kept(tmp_path, tree
         save_payload(good, payload)
     assert good.read_bytes() == before  # the old file is intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "t.pt"]  # and no temporary file left
+
+
+def test_a_full_disk_gives_a_clear_error_and_keeps_the_old_file(tmp_path, tree, monkeypatch):
+    good = save_checkpoint(tmp_path / "t.pt", "tree", tree)
+    before = good.read_bytes()
+
+    def save_until_the_disk_is_full(obj, f, *args, **kwargs):  # what torch.save does on a full disk
+        Path(f).write_bytes(b"PK\x03\x04" + b"\0" * 1000)
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 1024 vs 960")
+
+    monkeypatch.setattr(torch, "save", save_until_the_disk_is_full)
+    with pytest.raises(CheckpointError, match=r"cannot write .*t\.pt: the write failed .* is it full\?"):
+        save_checkpoint(good, "tree", tree)
+    assert good.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["t.pt"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write to read-only folders")

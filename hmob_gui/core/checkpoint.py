@@ -11,6 +11,7 @@ import datetime as _dt
 import os
 import pickle
 import re
+import shutil
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -103,8 +104,14 @@ def save_checkpoint(path: str | os.PathLike, kind: str, model, **info) -> Path:
 
 
 def save_payload(path: str | os.PathLike, payload: dict) -> Path:
+    """Write atomically; a failed write (a full disk) leaves the old file, and no temporary one, behind."""
     with atomic_path(path, CheckpointError) as tmp:
-        torch.save(payload, tmp)
+        try:
+            torch.save(payload, tmp)
+        except RuntimeError as exc:  # torch's zip writer reports a failed write as RuntimeError, not OSError
+            free = shutil.disk_usage(tmp.parent).free
+            raise CheckpointError(f"cannot write {path}: the write failed after {tmp.stat().st_size:,} bytes "
+                                  f"({free:,} bytes free on that disk; is it full?)") from exc
     return Path(path)
 
 
