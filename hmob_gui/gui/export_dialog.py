@@ -304,7 +304,9 @@ class ExportDialog(QDialog):
         self.input_browse.clicked.connect(self._browse_input)
         self.out_browse.clicked.connect(self._browse_out)
         self.mode.currentIndexChanged.connect(lambda _: self._suggest_out())
-        if mode == "correlation":
+        for w in (self.input_choice, self.mode, self.source, self.kind):  # a refusal is about the old values
+            w.currentIndexChanged.connect(lambda _: self.error.hide())
+        if mode == "correlation" and drawn_input is not None:  # x ⊙ w needs an input
             self.mode.setCurrentIndex(1)
         (self.history_button if self._snapshots or snapshot is None else self.inference_button).setChecked(True)
         self._on_what()
@@ -347,6 +349,8 @@ class ExportDialog(QDialog):
         if self._drawn_input is not None:
             self.input_choice.addItem(f"the Draw panel's input ({self._drawn_input.description})", "drawing")
         self.input_choice.addItem("a test digit or an image file:", "spec")
+        if history and self.mode.currentData() == "correlation" and self._drawn_input is not None:
+            self.input_choice.setCurrentIndex(1)  # x ⊙ w needs an input: the one the window shows
         self.input_choice.blockSignals(False)
         self._on_input_choice()
         for w in (self.kind, self.frames, self.mode):

@@ -192,3 +192,23 @@ def test_export_failure_is_reported_not_raised(make_window, qtbot, out_dir):
     title, message = window.errors[-1]
     assert title == "Export failed" and "no such file" in message
     assert not window.exporter.runner.is_running() and leftovers(out_dir) == []
+
+
+def test_the_dialog_opens_with_settings_it_accepts_when_the_window_shows_x_times_w(make_window, qtbot, out_dir):
+    """The window in correlation mode: the animation defaults to the Draw panel's input (x ⊙ w needs one)."""
+    window = make_window()
+    drawing = np.zeros((1, 28, 28), np.float32)
+    drawing[0, 5:23, 13:16] = 1.0
+    window.inference_panel.set_input(drawing, "drawing")
+    window.tree_view.set_image_mode("correlation")
+    dialog = window.exporter.ask()
+    assert dialog.mode.currentData() == "correlation" and dialog.input_choice.currentData() == "drawing"
+    dialog.out.setText(str(out_dir / "x.gif"))
+    request = dialog.request()  # accepted as it opened
+    assert request.options.mode == "correlation" and request.drawn_input is not None
+    dialog.input_choice.setCurrentIndex(0)  # "none" with x ⊙ w: refused, and the reason shown …
+    dialog.accept()
+    assert dialog.isVisible() and not dialog.error.isHidden()
+    dialog.input_choice.setCurrentIndex(1)  # … until a setting changes
+    assert dialog.error.isHidden()
+    dialog.reject()
