@@ -507,9 +507,13 @@ class MainWindow(QMainWindow):
     def open_run(self, path) -> None:
         self.worker.open_run(path)
 
+    def _tree_file_name(self) -> str:
+        """tree-dD.pt for the tree a save would write: the one in training, else the current one."""
+        latest = self.timeline.history[-1] if self.state != "idle" and len(self.timeline) else self.current_snapshot
+        return f"tree-d{latest.depth if latest is not None else 4}.pt"
+
     def save_tree_dialog(self) -> None:
-        depth = self.current_snapshot.depth if self.current_snapshot is not None else 4
-        path = self._ask_save("Save the tree", "checkpoints", CHECKPOINT_FILTER, f"tree-d{depth}.pt")
+        path = self._ask_save("Save the tree", "checkpoints", CHECKPOINT_FILTER, self._tree_file_name())
         if path:
             self.worker.save_checkpoint(path, "tree")
 
@@ -584,8 +588,7 @@ class MainWindow(QMainWindow):
         return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(answer, "cancel")
 
     def ask_close_save_path(self) -> str | None:
-        depth = self.current_snapshot.depth if self.current_snapshot is not None else 4
-        return self._ask_save("Save the trained tree", "checkpoints", CHECKPOINT_FILTER, f"tree-d{depth}.pt")
+        return self._ask_save("Save the trained tree", "checkpoints", CHECKPOINT_FILTER, self._tree_file_name())
 
     def closeEvent(self, event) -> None:
         save_path = None

@@ -97,6 +97,8 @@ def form_values_from_run(settings: dict) -> dict:
                     out[form_name] = value[key]
         elif name in DEFAULTS and value is not None:
             out[name] = value
+    if any(name in settings for name in _CONFIG_FIELDS):
+        out.setdefault("train_limit", "0")  # the CLI always trains on every image
     return out
 
 

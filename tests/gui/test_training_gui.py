@@ -95,6 +95,7 @@ def test_closing_mid_training_can_save_the_model(make_window, qtbot, small_run, 
     _start(w, {**small_run, "epochs": "30", "batch_size": "20"})
     qtbot.waitUntil(lambda: w.samples_seen > 0, timeout=60_000)
     target = tmp_path / "saved-on-close.pt"
+    assert w._tree_file_name() == "tree-d3.pt"  # the tree in training, not the depth-4 one loaded at startup
     w.ask_save_on_close = lambda: "save"
     w.ask_close_save_path = lambda: str(target)
     assert w.close()

@@ -70,12 +70,15 @@ def test_a_cli_run_opens_into_the_form_with_its_settings():
     """``hmob train-tree --save-run`` saves nested core configs; the form gets them back, and no "None"."""
     job = build_request({"depth": "6", "targets": "hard", "beta": "2.5", "learn_beta": True, "penalty": "0.3",
                          "lr": "3e-3", "lr_schedule": "cosine", "batch_size": "64", "epochs": "7",
-                         "snapshot_every": "500", "seed": "5", "augment_shift": "1"}).tree_job
+                         "snapshot_every": "500", "seed": "5", "augment_shift": "1", "restarts": "4"}).tree_job
     settings = {"tree": job.tree.to_dict(), "train": job.train.to_dict(), "targets": job.targets,
-                "temperature": job.temperature, "dataset": job.dataset, "data_dir": None}  # as cli.py writes it
+                "temperature": job.temperature, "dataset": job.dataset, "data_dir": None,
+                "restarts": job.restarts, "restart_epochs": job.restart_epochs}  # as cli.py writes it
     form = form_values_from_run(settings)
     assert "data_dir" not in form and "None" not in map(str, form.values())
+    assert form["train_limit"] == "0"  # the CLI trained on every image, whatever the form held before
     as_text = {k: v if isinstance(v, bool) else str(v) for k, v in form.items()}  # what the form's fields hold
     again = build_request(as_text).tree_job
     assert again.tree == job.tree and again.train == job.train and again.targets == "hard"
+    assert again.restarts == 4
     assert form_values_from_run({"depth": "5", "data_dir": "/d", "unknown": 1}) == {"depth": "5", "data_dir": "/d"}
