@@ -218,3 +218,15 @@ def test_damaged_run_files_are_refused(tmp_path, tree):
     # Too few class names in a snapshot: numbered names fill in, nothing breaks.
     short = make_tree_snapshot(tree, class_names=("a",))
     assert short.class_names == ("a", "1", "2", "3", "4", "5", "6", "7", "8", "9")
+
+
+def test_non_finite_weights_are_refused_on_load(tmp_path, tree):
+    import copy
+
+    broken = copy.deepcopy(tree)
+    with torch.no_grad():
+        broken.weight[3, 100] = float("nan")
+    path = save_checkpoint(tmp_path / "nan.pt", "tree", broken)
+    with pytest.raises(CheckpointError, match=r"nan\.pt: its weights hold NaN or infinite values \(weight\)"):
+        load_model(path)
+    assert load_model(save_checkpoint(tmp_path / "fine.pt", "tree", tree))[0] is not None

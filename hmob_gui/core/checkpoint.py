@@ -58,6 +58,10 @@ class Checkpoint:
             raise CheckpointError(
                 f"{self._where()}its weights do not fit its settings ({' '.join(first[:2])[:300]})"
             ) from None
+        broken = [name for name, t in model.state_dict().items() if t.is_floating_point() and not t.isfinite().all()]
+        if broken:
+            raise CheckpointError(f"{self._where()}its weights hold NaN or infinite values ({', '.join(broken[:3])}): "
+                                  "such a model predicts nothing; retrain it or choose another file")
         return model.eval()
 
     @property
