@@ -59,8 +59,17 @@ def test_real_files_pass_checksums_and_a_damaged_copy_fails(mnist_dir, tmp_path)
     content = bytearray(gzip.decompress(p.read_bytes()))
     content[100] = (content[100] + 1) % 10
     p.write_bytes(gzip.compress(bytes(content)))
-    with pytest.raises(ChecksumError, match="t10k-labels"):
+    with pytest.raises(ChecksumError, match="t10k-labels.*damaged or altered file"):
         load_dataset("mnist", tmp_path, download=False)
+
+
+@pytest.mark.realdata
+def test_a_folder_of_another_data_set_is_named_not_called_damaged(mnist_dir):
+    """Asking for Fashion-MNIST in MNIST's folder: say which data set is there, never 'delete it'."""
+    with pytest.raises(ChecksumError) as info:
+        load_dataset("fashion-mnist", mnist_dir, download=False)
+    message = str(info.value)
+    assert "is MNIST's" in message and "not Fashion-MNIST's" in message and "Delete" not in message
 
 
 # --------------------------------------------------------------------------- where data is found

@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .datasets import DatasetSpec, IdxFile, get_dataset
+from .datasets import DATASETS, DatasetSpec, IdxFile, get_dataset
 from .errors import ChecksumError, DataError, DataNotFoundError, DownloadError
 from .idx import parse_idx, read_bytes
 from .paths import user_cache_dir
@@ -96,9 +96,21 @@ def verify_content(f: IdxFile, gz_bytes: bytes | None, content: bytes, source: s
         return
     if f.gz_sha256 is not None and gz_bytes is not None and hashlib.sha256(gz_bytes).hexdigest() == f.gz_sha256:
         return
+    wanted = next((d for d in DATASETS.values() if f in d.files), None)
+    for other in DATASETS.values():
+        o = other.file(f.role)
+        if other is not wanted and (
+                (o.content_sha256 is not None and hashlib.sha256(content).hexdigest() == o.content_sha256)
+                or (o.gz_sha256 is not None and gz_bytes is not None
+                    and hashlib.sha256(gz_bytes).hexdigest() == o.gz_sha256)):
+            raise ChecksumError(
+                f"{source} is {other.title}'s {f.name}, not {wanted.title if wanted else 'the chosen data set'}'s: "
+                f"this folder holds {other.title}. Choose the data set {other.name!r}, or a folder holding "
+                f"{wanted.title if wanted else 'the chosen data set'}'s files (keep this one: it is intact)."
+            )
     raise ChecksumError(
         f"{source}: content does not match the published SHA-256 of {f.name} "
-        f"(damaged file, or a file of another data set?). Delete it to fetch it again."
+        f"(a damaged or altered file). Delete it to fetch it again."
     )
 
 
