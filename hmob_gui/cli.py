@@ -205,7 +205,7 @@ def cmd_eval(args) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     model = ckpt.build()
     data = load_dataset(args.dataset or ckpt.dataset.get("name", "mnist"), args.data,
-                        progress=download_progress(False))
+                        progress=download_progress(False), test_only=args.split == "test")
     split = getattr(data, args.split)
     task = TreeTask(model) if ckpt.kind == "tree" else TeacherTask(model)
     x, y = split.tensors()

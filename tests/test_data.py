@@ -72,6 +72,18 @@ def test_a_folder_of_another_data_set_is_named_not_called_damaged(mnist_dir):
     assert "is MNIST's" in message and "not Fashion-MNIST's" in message and "Delete" not in message
 
 
+@pytest.mark.realdata
+def test_the_test_split_alone_needs_only_the_two_test_files(mnist_dir, tmp_path, isolated_env):
+    for f in MNIST.files:
+        if f.role.startswith("test"):
+            (tmp_path / f.gz_name).write_bytes((mnist_dir / f.gz_name).read_bytes())
+    data = load_dataset("mnist", tmp_path, download=False, test_only=True)
+    assert len(data.test) == 10_000 and len(data.train) == len(data.val) == 0
+    assert data.test.images.shape == (10_000, 28, 28) and data.folder == tmp_path
+    with pytest.raises(DataNotFoundError, match="train-images"):  # all four for training
+        load_dataset("mnist", tmp_path, download=False)
+
+
 # --------------------------------------------------------------------------- where data is found
 
 

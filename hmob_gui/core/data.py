@@ -58,13 +58,20 @@ def find_file(folder: Path, f: IdxFile) -> Path | None:
     return None
 
 
-def locate(spec: DatasetSpec, data_dir=None) -> tuple[Path, dict[str, Path]]:
-    """The folder to use and the files found in it (possibly fewer than four)."""
+TEST_ROLES = ("test_images", "test_labels")
+
+
+def locate(spec: DatasetSpec, data_dir=None, roles=None) -> tuple[Path, dict[str, Path]]:
+    """The folder to use and the files found in it (possibly fewer than needed).
+
+    ``roles``: the files needed (default all four); a folder holding them all wins.
+    """
+    roles = tuple(roles or (f.role for f in spec.files))
     candidates = candidate_dirs(spec, data_dir)
     best: tuple[Path, dict[str, Path]] | None = None
     for folder in candidates:
-        found = {f.role: p for f in spec.files if (p := find_file(folder, f)) is not None}
-        if len(found) == len(spec.files):
+        found = {f.role: p for f in spec.files if f.role in roles and (p := find_file(folder, f)) is not None}
+        if len(found) == len(roles):
             return folder, found
         if best is None or len(found) > len(best[1]):
             best = (folder, found)
@@ -181,8 +188,9 @@ def download_dataset(
     folder: str | os.PathLike | None = None,
     progress: ProgressCallback | None = None,
     opener: Opener | None = None,
+    roles=None,
 ) -> Path:
-    """Download whichever of the four files are missing into ``folder`` (default: the cache)."""
+    """Download whichever of the four files (or of ``roles``) are missing into ``folder`` (default: the cache)."""
     spec = get_dataset(spec)
     folder = Path(folder) if folder is not None else data_cache_dir() / spec.name
     try:
@@ -191,7 +199,7 @@ def download_dataset(
         raise DataNotFoundError(missing_files_message(
             spec, folder, f"cannot create the folder to download into ({exc.strerror or exc})")) from None
     for f in spec.files:
-        if find_file(folder, f) is None:
+        if (roles is None or f.role in roles) and find_file(folder, f) is None:
             try:
                 download_file(spec, f, folder, progress, opener)
             except DownloadError as exc:
@@ -285,20 +293,31 @@ def load_dataset(
     progress: ProgressCallback | None = None,
     opener: Opener | None = None,
     validation_size: int = VALIDATION_SIZE,
+    test_only: bool = False,
 ) -> DataSplits:
-    """Load a data set, downloading it into the chosen folder first when it is missing."""
+    """Load a data set, downloading it into the chosen folder first when it is missing.
+
+    ``test_only``: read only the two test files (evaluating or explaining needs no
+    training images); train and validation are then empty.
+    """
     spec = get_dataset(dataset)
     _check_named_folder(spec, data_dir)
-    folder, found = locate(spec, data_dir)
-    if len(found) < len(spec.files):
+    roles = TEST_ROLES if test_only else tuple(f.role for f in spec.files)
+    folder, found = locate(spec, data_dir, roles)
+    if len(found) < len(roles):
         if not download:
             raise DataNotFoundError(missing_files_message(spec, folder, "files missing"))
-        download_dataset(spec, folder, progress, opener)
-        folder, found = locate(spec, folder)
+        download_dataset(spec, folder, progress, opener, roles)
+        folder, found = locate(spec, folder, roles)
     arrays = {}
     for f in spec.files:
-        ndim = 3 if f.role.endswith("images") else 1
-        arrays[f.role] = _load_file(spec, f, found[f.role], verify, ndim)
+        if f.role in roles:
+            arrays[f.role] = _load_file(spec, f, found[f.role], verify, 3 if f.role.endswith("images") else 1)
+    if test_only:
+        _check_pair(spec, arrays["test_images"], arrays["test_labels"], (found["test_images"], found["test_labels"]))
+        test = Split(arrays["test_images"], arrays["test_labels"].astype(np.int64))
+        empty = Split(test.images[:0], test.labels[:0])
+        return DataSplits(dataset=spec, train=empty, val=empty, test=test, folder=folder)
     for part in ("train", "test"):
         _check_pair(spec, arrays[f"{part}_images"], arrays[f"{part}_labels"],
                     (found[f"{part}_images"], found[f"{part}_labels"]))

@@ -43,7 +43,7 @@ def load_test_digit(index: int, dataset: str = "mnist", data_dir: str | os.PathL
     """Test image number ``index`` (0-based) of the data set, with its label."""
     from .data import load_dataset
 
-    data = load_dataset(dataset, data_dir, progress=progress)
+    data = load_dataset(dataset, data_dir, progress=progress, test_only=True)
     n = len(data.test)
     if not 0 <= index < n:
         raise ExportError(f"test digit #{index} does not exist: the test set holds {n:,} images (0 … {n - 1})")
