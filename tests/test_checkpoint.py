@@ -230,3 +230,13 @@ def test_non_finite_weights_are_refused_on_load(tmp_path, tree):
     with pytest.raises(CheckpointError, match=r"nan\.pt: its weights hold NaN or infinite values \(weight\)"):
         load_model(path)
     assert load_model(save_checkpoint(tmp_path / "fine.pt", "tree", tree))[0] is not None
+
+
+def test_random_bytes_are_called_unreadable_not_dangerous(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "noise.pt"
+    for _ in range(5):
+        path.write_bytes(rng.integers(0, 256, 4000, dtype=np.uint8).tobytes())
+        with pytest.raises(CheckpointError) as info:
+            load_checkpoint(path)
+        assert "not a readable checkpoint" in str(info.value) and "run code" not in str(info.value)

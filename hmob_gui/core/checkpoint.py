@@ -137,7 +137,10 @@ def read_payload(path: str | os.PathLike, what: str = "checkpoint"):
     except pickle.UnpicklingError as exc:
         # torch's own message goes on to suggest weights_only=False, the very thing not to do: name the culprit only.
         culprit = re.search(r"GLOBAL (\S+)|Unsupported operand (\d+)", str(exc))
-        found = f" ({culprit.group(1) or 'operand ' + culprit.group(2)})" if culprit else ""
+        if culprit and culprit.group(2):  # a byte that is no pickle instruction at all: garbage, not code
+            raise CheckpointError(f"{path}: not a readable {what} (not a PyTorch file, or a corrupt one: "
+                                  f"unknown byte {culprit.group(2)} where data should start)") from None
+        found = f" ({culprit.group(1)})" if culprit else ""
         raise CheckpointError(
             f"{path}: refused: the file holds objects other than weights and settings{found}, which could run "
             "code when opened; it was not opened"
