@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .core.errors import HmobError
+from .core.wording import count
 
 
 # --------------------------------------------------------------------------- progress
@@ -106,7 +107,7 @@ def _train_args(p: argparse.ArgumentParser, epochs: int, lr: float, batch: int, 
     p.add_argument("--augment-shift", type=int, default=shift, metavar="PX",
                    help=f"random translation of up to PX pixels (default {shift})")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--snapshot-every", type=int, default=1000, metavar="N", help="samples between snapshots")
+    p.add_argument("--snapshot-every", type=int, default=1000, metavar="N", help="samples between snapshots (default 1000; 0: only at each epoch's end)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--threads", type=int, default=0, metavar="N",
                    help="CPU threads for training (default 0: automatic; one for small trees)")
@@ -191,7 +192,7 @@ def cmd_train_tree(args) -> int:
         path = save_run(args.save_run, SavedRun(
             settings=settings, history=outcome.result.history, test_metrics=outcome.result.test_metrics,
             snapshots=list(history), checkpoint=outcome.checkpoint_payload()))
-        print(f"saved run ({len(history)} snapshots) {path}")
+        print(f"saved run ({count(len(history), 'snapshot')}) {path}")
     return code
 
 
@@ -215,7 +216,7 @@ def cmd_eval(args) -> int:
     print(f"{args.split} set ({len(split):,} images): {_format_metrics(metrics)}")
     last = ckpt.history[-1] if ckpt.history else {}
     if isinstance(last.get("epoch"), int) and isinstance(last.get("val_accuracy"), float):
-        print(f"trained {last['epoch']} epochs; last validation accuracy {last['val_accuracy']:.2%}")
+        print(f"trained {count(last['epoch'], 'epoch')}; last validation accuracy {last['val_accuracy']:.2%}")
     return 0
 
 

@@ -19,6 +19,7 @@ from .data import DataSplits
 from .devices import resolve_device
 from .teacher import soft_targets
 from .training import BatchProgress, Preparing, StateChanged, Trainer, TrainingControl
+from .wording import count
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class StartChoice:
     def summary(self) -> str:
         i = self.seeds.index(self.chosen_seed)
         return (f"chose seed {self.chosen_seed} of {len(self.seeds)} starts "
-                f"(validation {self.val_accuracy[i]:.2%} after {self.epochs} epoch{'s' * (self.epochs != 1)})")
+                f"(validation {self.val_accuracy[i]:.2%} after {count(self.epochs, 'epoch')})")
 
 
 def shared_soft_targets(job, data: DataSplits, teacher, listener) -> torch.Tensor | None:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBo
                                QRadioButton, QSpinBox, QVBoxLayout, QWidget)
 
 from ..core.errors import ExportError, HmobError
+from ..core.wording import count
 from . import export
 from .animation_writers import mp4_available
 
@@ -332,7 +333,7 @@ class ExportDialog(QDialog):
         self.source.blockSignals(True)
         self.source.clear()
         if history:
-            self.source.addItem(f"this window's history ({len(self._snapshots)} snapshots)", "window")
+            self.source.addItem(f"this window's history ({count(len(self._snapshots), 'snapshot')})", "window")
             self.source.addItem("a saved run file:", "file")
             if not self._snapshots:
                 self.source.setCurrentIndex(1)

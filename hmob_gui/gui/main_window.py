@@ -25,6 +25,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
                                QProgressBar, QVBoxLayout, QWidget)
 
+from ..core.wording import count
 from . import collector
 from .curves import CurvesPanel
 from .inference_panel import InferencePanel
@@ -432,7 +433,7 @@ class MainWindow(QMainWindow):
             self.training_panel.set_values(form_values_from_run(run.settings))
         if not run.checkpoint and len(self.timeline.history):
             self._show_snapshot(self.timeline.history.latest())
-        self.statusBar().showMessage(f"Opened the run {run.path} ({len(run.snapshots)} snapshots)", 8000)
+        self.statusBar().showMessage(f"Opened the run {run.path} ({count(len(run.snapshots), 'snapshot')})", 8000)
 
     # ================================================================ commands
 
