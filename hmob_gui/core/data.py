@@ -86,8 +86,9 @@ def missing_files_message(spec: DatasetSpec, folder: Path, reason: str) -> str:
     return (
         f"{spec.title} is not available: {reason}.\n"
         f"Needed, gzipped or not, these four files:\n{names}\n"
-        f"Put them in {folder}\n"
-        f"(or point the app at a folder holding them with --data DIR or {ENV_VAR}=DIR).\n"
+        f"Put them in {Path(folder).absolute()}\n"
+        f"(or point the app at a folder holding them: the window's \"data folder\" field, --data DIR on the "
+        f"command line, or {ENV_VAR}=DIR).\n"
         f"They are published at {spec.mirrors[0]}"
     )
 
@@ -279,9 +280,10 @@ def _check_named_folder(spec: DatasetSpec, data_dir) -> None:
     if root.is_dir():
         return
     what = "is not a folder" if root.exists() else "does not exist"
+    names = ", ".join(f.gz_name for f in spec.files)
     raise DataNotFoundError(
-        f"{how} {root} {what}. Point it at the folder holding the four {spec.title} files "
-        f"(or create it and run `hmob download --data {root}`)."
+        f"{how} {root.absolute()} {what}. Point it at the folder holding the four {spec.title} files "
+        f"({names}, gzipped or not), or create it and run `hmob download --data {root}`."
     )
 
 

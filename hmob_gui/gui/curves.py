@@ -19,6 +19,8 @@ def _plot(title: str, y_label: str, legend_offset=(-8, 8)) -> pg.PlotWidget:
     w.setTitle(title, color="#333", size="10pt")
     w.setLabel("bottom", "epoch")
     w.setLabel("left", y_label)
+    for side in ("left", "bottom"):  # losses of 0.3 read as 0.3, not "300 (x0.001)"
+        w.getAxis(side).enableAutoSIPrefix(False)
     w.showGrid(x=True, y=True, alpha=0.25)
     w.addLegend(offset=legend_offset, labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 210),
                 pen=pg.mkPen(200, 200, 200))

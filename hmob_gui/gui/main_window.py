@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
         self._last_apply_ms = 0.0
         self._closing = False
         self._export = None  # ExportController, made on first use
+        self._training_began = False  # whether the current request got past loading and preparing
 
         self._build_widgets()
         self._build_actions()
@@ -359,6 +360,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _on_training_started(self, event) -> None:
+        self._training_began = True
         self.training_kind = event.kind
         self._n_train = event.n_train
         curves = self.curves.curves_for(event.kind)
@@ -421,6 +423,8 @@ class MainWindow(QMainWindow):
         self._set_state("idle")
         if status == "completed":
             self.progress.setValue(1000)
+        elif status == "failed" and not self._training_began:
+            self.progress_label.setText("Training failed before it began (see the message)")
 
     def _on_run_loaded(self, run) -> None:
         self._opened_run = str(run.path) if run.checkpoint else None
@@ -444,6 +448,7 @@ class MainWindow(QMainWindow):
         self.timeline.set_live(True)
         self._set_state("running")
         self.progress_label.setText("Starting…")
+        self._training_began = False
         self.worker.start_training(request)
 
     def pause_training(self) -> None:

@@ -137,7 +137,8 @@ def test_missing_data_set_is_reported(make_window, qtbot, tmp_path):
     _start(w, {"data_dir": str(empty), "targets": "hard", "device": "cpu", "depth": "2", "epochs": "1"})
     wait_idle(qtbot, w, timeout=200_000)
     assert w.errors
-    assert "t10k-images-idx3-ubyte.gz" in w.errors[0][1]
+    assert "t10k-images-idx3-ubyte.gz" in w.errors[0][1] and "data folder" in w.errors[0][1]
+    assert "failed" in w.progress_label.text() and "Loading" not in w.progress_label.text()
 
 
 def test_training_a_new_teacher_first_shows_its_curves(make_window, qtbot, small_run, tmp_path):
