@@ -369,6 +369,8 @@ class MainWindow(QMainWindow):
         if event.kind == "tree":
             self.timeline.clear()
             self._test_metrics = {}
+            # the loaded tree is not what the view shows any more (the trained one replaces it at the end)
+            self.model_label.setText(f"Tree: in training on {event.device}")
         self.progress.setValue(0)
         self._on_busy("")  # the preparation is over: the progress bar speaks from here on
         self.progress_label.setText(f"{event.kind} on {event.device}: starting…")

@@ -50,6 +50,7 @@ def test_pause_stops_progress_and_resume_continues(make_window, qtbot, small_run
     w.training_panel.pause_button.click()
     qtbot.waitUntil(lambda: w.state == "paused", timeout=10_000)
     assert w.training_panel.pause_button.text() == "Resume"
+    assert w.model_label.text() == "Tree: in training on cpu"  # not the startup tree's accuracy
     seen = w.samples_seen
     qtbot.wait(600)  # the event loop runs; the worker must not advance
     assert w.samples_seen == seen
