@@ -39,7 +39,14 @@ class TqdmListener:
                 self.history.add(event.snapshot)
             elif isinstance(event, t.EpochFinished) and event.snapshot is not None:
                 self.history.add(event.snapshot)
-        if isinstance(event, t.Preparing):
+        from .core.restarts import StartChosen
+
+        if isinstance(event, StartChosen):
+            if self.preparing is not None:
+                self.preparing.close()
+                self.preparing = None
+            tqdm.write(f"start: {event.choice.summary()}")
+        elif isinstance(event, t.Preparing):
             if self.preparing is None:
                 unit = {"samples": "img"}.get(event.unit, event.unit or "it")
                 self.preparing = tqdm(total=event.total, desc=event.message, disable=self.quiet, dynamic_ncols=True,
@@ -180,8 +187,6 @@ def cmd_train_tree(args) -> int:
         check_writable(args.save_run, CheckpointError)  # refuse before training, not after
         history = SnapshotHistory()
     outcome = run_job(job, TqdmListener(args.quiet, history), progress=download_progress(args.quiet))
-    if outcome.start is not None:
-        print(f"start: {outcome.start.summary()}")
     code = _finish(outcome, args.out, args.quiet)
     if history is not None:
         from .core.runfile import SavedRun, save_run
@@ -237,6 +242,7 @@ def cmd_info(args) -> int:
     print(f"training: {ckpt.training} {ckpt.train_config}")
     print(f"metrics:  {ckpt.metrics}")
     print(f"created:  {ckpt.created}")
+    ckpt.build()  # its settings shown, the weights are checked too (a broken model is an error, exit 2)
     return 0
 
 
@@ -355,7 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--restart-epochs", type=int, default=2, metavar="K", help="epochs per tried start (default 2)")
     p.add_argument("--out", default="tree.pt", help="checkpoint to write (default tree.pt)")
     p.add_argument("--save-run", metavar="RUN", default=None,
-                   help="also save the run (settings, metrics, every snapshot) as RUN.hmobrun, for the app and export")
+                   help="also save the run (settings, metrics, every snapshot) to the file RUN (e.g. run.hmobrun), "
+                        "for the app and export")
     p.set_defaults(func=cmd_train_tree)
 
     p = sub.add_parser("eval", help="accuracy of a checkpoint on real data")

@@ -235,8 +235,9 @@ def test_non_finite_weights_are_refused_on_load(tmp_path, tree):
 def test_random_bytes_are_called_unreadable_not_dangerous(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "noise.pt"
-    for _ in range(5):
+    for _ in range(40):
         path.write_bytes(rng.integers(0, 256, 4000, dtype=np.uint8).tobytes())
         with pytest.raises(CheckpointError) as info:
             load_checkpoint(path)
-        assert "not a readable checkpoint" in str(info.value) and "run code" not in str(info.value)
+        message = str(info.value)
+        assert "not a readable checkpoint" in message and "run code" not in message and "Error:" not in message

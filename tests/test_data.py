@@ -82,6 +82,10 @@ def test_the_test_split_alone_needs_only_the_two_test_files(mnist_dir, tmp_path,
     assert data.test.images.shape == (10_000, 28, 28) and data.folder == tmp_path
     with pytest.raises(DataNotFoundError, match="train-images"):  # all four for training
         load_dataset("mnist", tmp_path, download=False)
+    (tmp_path / MNIST.file("test_labels").gz_name).unlink()
+    with pytest.raises(DataNotFoundError) as info:  # and for the test split, only its two are asked for
+        load_dataset("mnist", tmp_path, download=False, test_only=True)
+    assert "these two files" in str(info.value) and "train-" not in str(info.value)
 
 
 # --------------------------------------------------------------------------- where data is found

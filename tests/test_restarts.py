@@ -9,8 +9,10 @@ from hmob_gui.core.checkpoint import load_checkpoint
 from hmob_gui.core.errors import ConfigError
 from hmob_gui.core.jobs import TreeJob, load_teacher, run_job
 from hmob_gui.core.paths import SHIPPED_TEACHER, shipped_checkpoint
+from hmob_gui.core import restarts as restarts_module
+from hmob_gui.core.restarts import StartChosen
 from hmob_gui.core.training import (BatchProgress, Preparing, TrainConfig, TrainingControl, TrainingFinished,
-                                    TrainingStarted)
+                                    TrainingResult, TrainingStarted)
 from hmob_gui.core.tree import TreeConfig
 
 pytestmark = pytest.mark.realdata
@@ -75,7 +77,9 @@ def test_distilled_starts_share_one_labelling_and_the_choice_is_saved(digits, tm
     outcome = run_job(_job(targets="distilled"), rec, data=digits, teacher=teacher)
     assert outcome.result.status == "completed"
     labelling = [e for e in rec.of(Preparing) if "teacher labels" in e.message]
-    assert [(e.done, e.total) for e in labelling] == [(0, 1), (1, 1)]  # once, not once per candidate
+    assert [e.done for e in labelling if e.done == 0] == [0]  # once, not once per candidate
+    assert labelling[-1].done == labelling[-1].total == 1500
+    assert rec.events.index(labelling[-1]) < rec.events.index(rec.of(StartChosen)[0])
     path = outcome.save(tmp_path / "tree.pt")
     saved = load_checkpoint(path).training
     assert saved["restarts"] == 3 and saved["restart_epochs"] == 1
@@ -94,6 +98,52 @@ def test_a_stop_during_the_search_ends_the_run_cleanly(digits):
     outcome = run_job(_job(), rec, control=control, data=digits)
     assert outcome.result.status == "stopped" and outcome.result.history == []
     assert math.isnan(outcome.start.val_accuracy[-1])  # the later candidates never ran
+    assert isinstance(rec.events[-1], TrainingFinished) and rec.events[-1].status == "stopped"
+
+
+def test_a_failed_start_never_wins_and_the_choice_is_announced_before_the_run(digits, monkeypatch):
+    real_trainer = restarts_module.Trainer
+    calls = []
+
+    class FirstFails(real_trainer):
+        def run(self):
+            calls.append(self.config.seed)
+            if len(calls) == 1:  # as a diverged candidate ends: failed, no history
+                return TrainingResult("failed", message="the loss became nan")
+            return super().run()
+
+    monkeypatch.setattr(restarts_module, "Trainer", FirstFails)
+    rec = Recorder()
+    outcome = run_job(_job(), rec, data=digits)
+    start = outcome.start
+    assert math.isnan(start.val_accuracy[0]) and start.chosen_seed != 4
+    assert start.val_accuracy[start.seeds.index(start.chosen_seed)] == max(start.val_accuracy[1:])
+    chosen = rec.of(StartChosen)
+    assert len(chosen) == 1 and chosen[0].choice == start
+    assert rec.events.index(chosen[0]) < rec.events.index(rec.of(TrainingStarted)[0])
+
+
+def test_the_largest_seeds_are_accepted(digits):
+    small = digits.subset(n_train=300, n_val=100, n_test=100)
+    job = _job(train=TrainConfig(epochs=1, batch_size=50, seed=2**63 - 3, snapshot_every=0, threads=1))
+    outcome = run_job(job, data=small)
+    assert outcome.result.status == "completed" and outcome.start.seeds == (2**63 - 3, 2**63 - 2, 2**63 - 1)
+
+
+def test_a_stop_while_the_teacher_labels_stops_before_any_start(digits):
+    control = TrainingControl()
+
+    def stop_at_labelling(event):
+        if isinstance(event, Preparing) and "teacher labels" in event.message:
+            control.stop()
+
+    rec = Recorder(stop_at_labelling)
+    teacher = load_teacher(shipped_checkpoint(SHIPPED_TEACHER))
+    outcome = run_job(_job(targets="distilled"), rec, control=control, data=digits, teacher=teacher)
+    assert outcome.result.status == "stopped" and outcome.start is None
+    assert not [e for e in rec.of(Preparing) if "choosing a start" in e.message]
+    labelled = [e.done for e in rec.of(Preparing) if "teacher labels" in e.message]
+    assert labelled.count(0) == 1  # the labelling stopped (after its one chunk here) and the run did not redo it
     assert isinstance(rec.events[-1], TrainingFinished) and rec.events[-1].status == "stopped"
 
 

@@ -226,3 +226,23 @@ def test_seed_and_infinities_are_refused():
             TrainConfig(**kwargs)
     with pytest.raises(ConfigError, match="temperature"):
         TreeJob(temperature=float("inf"))
+
+
+def test_a_stop_while_the_teacher_labels_ends_the_run_at_once(mnist_small):
+    """Labelling goes in chunks that obey stop: a closed window must not wait half a minute."""
+    from hmob_gui.core.jobs import load_teacher
+    from hmob_gui.core.paths import SHIPPED_TEACHER, shipped_checkpoint
+
+    control = TrainingControl()
+    rec = Recorder()
+
+    def listen(event):
+        rec(event)
+        if isinstance(event, Preparing) and event.done == 0:
+            control.stop()
+
+    task = TreeTask(SoftDecisionTree(TreeConfig(depth=2)), load_teacher(shipped_checkpoint(SHIPPED_TEACHER)))
+    result = Trainer(task, mnist_small, TrainConfig(epochs=1, snapshot_every=0), listen, control).run()
+    assert result.status == "stopped" and result.history == []
+    assert [e.done for e in rec.of(Preparing)] == [0, 2048]  # 5,000 digits are three chunks: one was labelled
+    assert [type(e).__name__ for e in rec.events[-2:]] == ["TrainingStarted", "TrainingFinished"]

@@ -148,8 +148,8 @@ def read_payload(path: str | os.PathLike, what: str = "checkpoint"):
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, ImportError) as exc:
         detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: not a readable {what} (truncated or corrupt file?) — {detail}") from None
-    except Exception as exc:  # any other failure of the unpickler is still a bad file, not a crash
-        raise CheckpointError(f"{path}: not a readable {what} — {type(exc).__name__}: {exc}"[:400]) from None
+    except Exception:  # any other failure of the unpickler (IndexError, KeyError, …) is still a bad file
+        raise CheckpointError(f"{path}: not a readable {what} (not a PyTorch file, or a corrupt one)") from None
 
 
 def load_checkpoint(path: str | os.PathLike, expect_kind: str | None = None) -> Checkpoint:

@@ -81,11 +81,13 @@ def locate(spec: DatasetSpec, data_dir=None, roles=None) -> tuple[Path, dict[str
     return best if best[1] else (candidates[-1], {})
 
 
-def missing_files_message(spec: DatasetSpec, folder: Path, reason: str) -> str:
-    names = "\n".join(f"  {f.gz_name}" for f in spec.files)
+def missing_files_message(spec: DatasetSpec, folder: Path, reason: str, roles=None) -> str:
+    needed = [f for f in spec.files if roles is None or f.role in roles]
+    names = "\n".join(f"  {f.gz_name}" for f in needed)
+    how_many = {1: "this file", 2: "these two files", 4: "these four files"}.get(len(needed), "these files")
     return (
         f"{spec.title} is not available: {reason}.\n"
-        f"Needed, gzipped or not, these four files:\n{names}\n"
+        f"Needed, gzipped or not, {how_many}:\n{names}\n"
         f"Put them in {Path(folder).absolute()}\n"
         f"(or point the app at a folder holding them: the window's \"data folder\" field, --data DIR on the "
         f"command line, or {ENV_VAR}=DIR).\n"
@@ -198,14 +200,14 @@ def download_dataset(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataNotFoundError(missing_files_message(
-            spec, folder, f"cannot create the folder to download into ({exc.strerror or exc})")) from None
+            spec, folder, f"cannot create the folder to download into ({exc.strerror or exc})", roles)) from None
     for f in spec.files:
         if (roles is None or f.role in roles) and find_file(folder, f) is None:
             try:
                 download_file(spec, f, folder, progress, opener)
             except DownloadError as exc:
                 raise DataNotFoundError(
-                    missing_files_message(spec, folder, "the download failed (offline?)") + f"\n\n{exc}"
+                    missing_files_message(spec, folder, "the download failed (offline?)", roles) + f"\n\n{exc}"
                 ) from None
     return folder
 
@@ -308,7 +310,7 @@ def load_dataset(
     folder, found = locate(spec, data_dir, roles)
     if len(found) < len(roles):
         if not download:
-            raise DataNotFoundError(missing_files_message(spec, folder, "files missing"))
+            raise DataNotFoundError(missing_files_message(spec, folder, "files missing", roles))
         download_dataset(spec, folder, progress, opener, roles)
         folder, found = locate(spec, folder, roles)
     arrays = {}

@@ -150,8 +150,9 @@ def run_job(job, listener=None, control: TrainingControl | None = None, data: Da
     control = control or TrainingControl()
     start, targets = None, None
     if job.kind == "tree" and job.restarts > 1 and model is None:
-        targets = shared_soft_targets(job, data, teacher, listener)
-        model, start = choose_start(job, data, teacher, listener, control, targets)
+        targets = shared_soft_targets(job, data, teacher, listener, control)
+        if not control.stopped:  # (a stop while labelling: the run below stops at once)
+            model, start = choose_start(job, data, teacher, listener, control, targets)
     model = model if model is not None else job.build_model()
     task = job.make_task(model, spec.class_names, teacher)
     if targets is not None:

@@ -11,14 +11,14 @@ candidates: the test split stays unseen until the end.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import torch
 
 from .data import DataSplits
 from .devices import resolve_device
-from .teacher import soft_targets
-from .training import BatchProgress, Preparing, StateChanged, Trainer, TrainingControl
+from .training import BatchProgress, Preparing, StateChanged, Trainer, TrainingControl, label_digits
 from .wording import count
 
 
@@ -36,27 +36,31 @@ class StartChoice:
                 "val_accuracy": list(self.val_accuracy), "chosen_seed": self.chosen_seed}
 
     def summary(self) -> str:
-        i = self.seeds.index(self.chosen_seed)
+        score = self.val_accuracy[self.seeds.index(self.chosen_seed)]
+        if not math.isfinite(score):
+            return f"no start of {len(self.seeds)} finished its {count(self.epochs, 'epoch')}; seed {self.chosen_seed} kept"
         return (f"chose seed {self.chosen_seed} of {len(self.seeds)} starts "
-                f"(validation {self.val_accuracy[i]:.2%} after {count(self.epochs, 'epoch')})")
+                f"(validation {score:.2%} after {count(self.epochs, 'epoch')})")
 
 
-def shared_soft_targets(job, data: DataSplits, teacher, listener) -> torch.Tensor | None:
+@dataclass(frozen=True)
+class StartChosen:
+    """Event: the search is over and the long run begins from ``choice.chosen_seed``'s tree."""
+
+    choice: "StartChoice"
+
+
+def shared_soft_targets(job, data: DataSplits, teacher, listener, control: TrainingControl) -> torch.Tensor | None:
     """The teacher's targets for the training split, computed once for every candidate and the long run.
 
-    None when there is nothing to share: hard labels are free, and shifted digits
-    have their own (disk-cached) per-shift targets.
+    None when there is nothing to share (hard labels are free, and shifted digits
+    have their own disk-cached per-shift targets) or when stopped meanwhile.
     """
     if teacher is None or job.targets != "distilled" or job.train.augment_shift > 0:
         return None
     device = resolve_device(job.train.device)
     teacher.to(device)
-    message = "the teacher labels the training digits"
-    listener(Preparing(message, 0, 1, unit=""))
-    with torch.no_grad():
-        targets = soft_targets(teacher, data.train.tensors(device)[0], job.temperature, batch_size=2048)
-    listener(Preparing(message, 1, 1, unit=""))
-    return targets
+    return label_digits(teacher, data.train.tensors(device)[0], job.temperature, listener, control)
 
 
 def choose_start(job, data: DataSplits, teacher, listener, control: TrainingControl,
@@ -74,7 +78,7 @@ def choose_start(job, data: DataSplits, teacher, listener, control: TrainingCont
     probe_data = replace(data, test=data.test.take(0))  # candidates are judged on validation digits only
     per_candidate = len(data.train) * epochs
     scores: list[float] = []
-    best_model, best_score, best_seed = None, -1.0, seeds[0]
+    best_model, best_score, best_seed = None, -math.inf, seeds[0]
     for i, seed in enumerate(seeds):
         message = f"choosing a start: tree {i + 1} of {n} (seed {seed})"
         listener(Preparing(message, i * per_candidate, n * per_candidate, unit="samples"))
@@ -85,7 +89,7 @@ def choose_start(job, data: DataSplits, teacher, listener, control: TrainingCont
             elif isinstance(event, StateChanged):
                 listener(event)
 
-        candidate_job = replace(job, train=replace(probe_train, seed=seed))
+        candidate_job = replace(job, restarts=1, train=replace(probe_train, seed=seed))
         model = candidate_job.build_model()
         task = job.make_task(model, data.dataset.class_names, teacher)
         if targets is not None:
@@ -93,9 +97,11 @@ def choose_start(job, data: DataSplits, teacher, listener, control: TrainingCont
         result = Trainer(task, probe_data, candidate_job.train, forward, control).run()
         score = result.history[-1]["val_accuracy"] if result.status == "completed" and result.history else float("nan")
         scores.append(score)
-        if best_model is None or score > best_score:
-            best_model, best_score, best_seed = model, score, seed
+        if best_model is None or (math.isfinite(score) and score > best_score):  # a failed start never wins
+            best_model, best_score, best_seed = model, score if math.isfinite(score) else -math.inf, seed
         if result.status == "stopped":
             break
     scores += [float("nan")] * (n - len(scores))
-    return best_model, StartChoice(seeds, tuple(scores), best_seed, epochs)
+    choice = StartChoice(seeds, tuple(scores), best_seed, epochs)
+    listener(StartChosen(choice))
+    return best_model, choice

@@ -187,6 +187,33 @@ class TrainingControl:
         return not self.stopped
 
 
+def label_digits(teacher: nn.Module, x: Tensor, temperature: float, listener: Listener,
+                 control: "TrainingControl", batch_size: int = 2048) -> Tensor | None:
+    """The teacher's soft targets for ``x``, in chunks that report progress and obey pause/stop.
+
+    Labelling 50,000 digits takes half a minute on two cores: a stop (or a closed
+    window) must not wait for it. Returns None when stopped.
+    """
+    message = "the teacher labels the training digits"
+    parts, n = [], len(x)
+
+    def go_on() -> bool:
+        return control.poll(lambda state: listener(StateChanged(state)))
+
+    if not go_on():
+        return None
+    listener(Preparing(message, 0, n, unit="digits"))
+    for i in range(0, n, batch_size):
+        if i and not go_on():
+            return None
+        with torch.no_grad():
+            parts.append(soft_targets(teacher, x[i : i + batch_size], temperature, batch_size=batch_size))
+        listener(Preparing(message, min(i + batch_size, n), n, unit="digits"))
+    if not go_on():
+        return None
+    return torch.cat(parts) if parts else x.new_zeros(0, 10)
+
+
 # --------------------------------------------------------------------------- tasks
 
 
@@ -406,9 +433,7 @@ class Trainer:
         if per_shift:
             targets = task.targets_per_shift(x_train, cfg.augment_shift, self._preparing)
         elif getattr(task, "teacher", None) is not None and getattr(task, "fixed_targets", None) is None:
-            self._emit(Preparing("the teacher labels the training digits", 0, 1))
-            targets = task.targets(x_train, y_train)
-            self._emit(Preparing("the teacher labels the training digits", 1, 1))
+            targets = label_digits(task.teacher, x_train, task.temperature, self._emit, self.control)
         else:
             targets = task.targets(x_train, y_train)
         n = len(y_train)
@@ -416,6 +441,11 @@ class Trainer:
             raise ConfigError("the training split is empty")
         batches = math.ceil(n / cfg.batch_size)
         total = n * cfg.epochs
+        if targets is None:  # stopped while the teacher labelled the digits
+            self._emit(TrainingStarted(task.kind, cfg.epochs, batches, n, str(self.device)))
+            seconds = time.perf_counter() - started
+            self._emit(TrainingFinished("stopped", {}, [], "", seconds))
+            return TrainingResult("stopped", seconds=seconds)
         optimizer = self._make_optimizer()
         scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs * batches)
                      if cfg.lr_schedule == "cosine" else None)

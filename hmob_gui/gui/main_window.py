@@ -87,6 +87,9 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._export = None  # ExportController, made on first use
         self._training_began = False  # whether the current request got past loading and preparing
+        self._running_request = None  # the TrainingRequest being carried out
+        self._run_settings: dict | None = None  # the settings that made the history shown (saved with runs)
+        self._model_label_before = ""
 
         self._build_widgets()
         self._build_actions()
@@ -425,8 +428,13 @@ class MainWindow(QMainWindow):
         self._set_state("idle")
         if status == "completed":
             self.progress.setValue(1000)
-        elif status == "failed" and not self._training_began:
-            self.progress_label.setText("Training failed before it began (see the message)")
+        if not self._training_began:  # the loaded tree is still the current one
+            self.model_label.setText(self._model_label_before)
+            if status == "failed":
+                self.progress_label.setText("Training failed before it began (see the message)")
+        if self._running_request is not None:
+            self._run_settings = dict(self._running_request.settings)  # what trained what the window shows
+            self._running_request = None
 
     def _on_run_loaded(self, run) -> None:
         self._opened_run = str(run.path) if run.checkpoint else None
@@ -435,6 +443,7 @@ class MainWindow(QMainWindow):
         self.timeline.set_live(True)
         self.curves.tree.set_history(run.history)
         self._test_metrics = dict(run.test_metrics)
+        self._run_settings = dict(run.settings) if run.settings else None
         if run.settings:
             self.training_panel.set_values(form_values_from_run(run.settings))
         if not run.checkpoint and len(self.timeline.history):
@@ -451,6 +460,9 @@ class MainWindow(QMainWindow):
         self._set_state("running")
         self.progress_label.setText("Starting…")
         self._training_began = False
+        self._running_request = request
+        self._model_label_before = self.model_label.text()
+        self.model_label.setText("Tree: preparing a training")
         self.worker.start_training(request)
 
     def pause_training(self) -> None:
@@ -517,8 +529,9 @@ class MainWindow(QMainWindow):
 
     def _tree_file_name(self) -> str:
         """tree-dD.pt for the tree a save would write: the one in training, else the current one."""
-        latest = self.timeline.history[-1] if self.state != "idle" and len(self.timeline) else self.current_snapshot
-        return f"tree-d{latest.depth if latest is not None else 4}.pt"
+        if self._running_request is not None:
+            return f"tree-d{self._running_request.tree_job.tree.depth}.pt"
+        return f"tree-d{self.current_snapshot.depth if self.current_snapshot is not None else 4}.pt"
 
     def save_tree_dialog(self) -> None:
         path = self._ask_save("Save the tree", "checkpoints", CHECKPOINT_FILTER, self._tree_file_name())
@@ -536,7 +549,8 @@ class MainWindow(QMainWindow):
             self.save_run(path)
 
     def run_contents(self) -> RunContents:
-        return RunContents(settings=self.training_panel.values(), history=list(self.curves.tree.history),
+        settings = self._run_settings if self._run_settings is not None else self.training_panel.values()
+        return RunContents(settings=settings, history=list(self.curves.tree.history),
                            test_metrics=dict(self._test_metrics), snapshots=self.timeline.snapshots())
 
     def save_run(self, path) -> None:

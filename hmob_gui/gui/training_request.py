@@ -99,6 +99,8 @@ def form_values_from_run(settings: dict) -> dict:
             out[name] = value
     if any(name in settings for name in _CONFIG_FIELDS):
         out.setdefault("train_limit", "0")  # the CLI always trains on every image
+    out.setdefault("restarts", "1")  # runs from before "starts to try" existed had one start
+    out.setdefault("restart_epochs", DEFAULTS["restart_epochs"])
     return out
 
 
@@ -214,8 +216,10 @@ def build_request(values: dict) -> TrainingRequest:
                 epochs=teacher_epochs, batch_size=train.batch_size, lr=1e-3, augment_shift=2,
                 seed=train.seed, snapshot_every=0, device=train.device))
             teacher_job = TeacherJob(train=teacher_train, dataset=dataset, data_dir=data_dir)
-    restarts, restart_epochs = _int(v, "restarts"), _int(v, "restart_epochs")
+    restarts = _int(v, "restarts")
     _judge("restarts", lambda: TreeJob(restarts=restarts, train=train))
+    # with one start the (disabled) epochs-per-start field means nothing, so it cannot block the form
+    restart_epochs = _int(v, "restart_epochs") if restarts > 1 else int(DEFAULTS["restart_epochs"])
     _judge("restart_epochs", lambda: TreeJob(restart_epochs=restart_epochs))
     job = _judge("targets", lambda: TreeJob(tree=tree, train=train, targets=targets, temperature=temperature,
                                             teacher_path=teacher_path, dataset=dataset, data_dir=data_dir,

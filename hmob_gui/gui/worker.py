@@ -189,6 +189,7 @@ class ModelWorker(QObject):
 
     def _listener(self, event) -> None:
         from ..core import training as t
+        from ..core.restarts import StartChosen
 
         if isinstance(event, t.BatchProgress):
             self.batchProgress.emit(event)
@@ -202,10 +203,12 @@ class ModelWorker(QObject):
             self.trainingStarted.emit(event)
         elif isinstance(event, t.TrainingFinished):
             self.trainingFinished.emit(event)
+        elif isinstance(event, StartChosen):
+            self.notice.emit(f"Start: {event.choice.summary()}")
         elif isinstance(event, t.Preparing):
             if event.total <= 1 or not event.unit:
                 self.busyChanged.emit(event.message)
-            elif event.unit == "samples":
+            elif event.unit in ("samples", "digits"):
                 self.busyChanged.emit(f"{event.message}: {event.done / event.total:.0%}")
             else:
                 self.busyChanged.emit(f"{event.message} ({event.done} of {event.total} {event.unit})")

@@ -111,6 +111,7 @@ def test_save_and_reopen_a_run(make_window, qtbot, small_run, tmp_path):
     wait_idle(qtbot, w)
     n = len(w.timeline.history)
     path = tmp_path / "run.hmobrun"
+    w.training_panel.set_values({"depth": "6", "epochs": "9"})  # edited after the run: not what trained it
     wait_saved(qtbot, w, lambda: w.save_run(path))
     tree_path = tmp_path / "tree.pt"
     wait_saved(qtbot, w, lambda: w.worker.save_checkpoint(tree_path))
@@ -121,6 +122,7 @@ def test_save_and_reopen_a_run(make_window, qtbot, small_run, tmp_path):
     assert len(w2.timeline.history) == n
     assert w2.curves.tree.history[0]["epoch"] == 1
     assert w2.training_panel.values()["train_limit"] == "2000"
+    assert (w2.training_panel.values()["depth"], w2.training_panel.values()["epochs"]) == ("3", "1")
     w2.open_tree(tree_path)
     qtbot.waitUntil(lambda: w2.tree_info.path == str(tree_path), timeout=30_000)
     bad = tmp_path / "bad.hmobrun"
@@ -170,6 +172,7 @@ def test_trying_several_starts_shows_the_search_and_the_choice(make_window, qtbo
     messages = []
     w.worker.worker.busyChanged.connect(messages.append)
     _start(w, {**small_run, "restarts": "3", "restart_epochs": "1"})
+    assert w._tree_file_name() == "tree-d3.pt"  # already during the search, not the startup tree's depth
     wait_idle(qtbot, w)
     assert w.errors == []
     assert any(m.startswith("choosing a start: tree 3 of 3") for m in messages), messages

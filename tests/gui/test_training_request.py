@@ -45,7 +45,7 @@ def test_training_a_new_teacher_first():
     ({"device": "tpu"}, "device"), ({"dataset": "cifar"}, "dataset"), ({"train_limit": "10"}, "train_limit"),
     ({"teacher_source": "file", "teacher_path": ""}, "teacher_path"),
     ({"teacher_source": "train", "teacher_epochs": "0"}, "teacher_epochs"),
-    ({"restarts": "0"}, "restarts"), ({"restarts": "two"}, "restarts"), ({"restart_epochs": "0"}, "restart_epochs"),
+    ({"restarts": "0"}, "restarts"), ({"restarts": "two"}, "restarts"), ({"restarts": "2", "restart_epochs": "0"}, "restart_epochs"),
 ])
 def test_bad_values_are_refused_naming_the_field(values, field):
     with pytest.raises(FormError) as info:
@@ -81,4 +81,13 @@ def test_a_cli_run_opens_into_the_form_with_its_settings():
     again = build_request(as_text).tree_job
     assert again.tree == job.tree and again.train == job.train and again.targets == "hard"
     assert again.restarts == 4
-    assert form_values_from_run({"depth": "5", "data_dir": "/d", "unknown": 1}) == {"depth": "5", "data_dir": "/d"}
+    assert form_values_from_run({"depth": "5", "data_dir": "/d", "unknown": 1}) == {
+        "depth": "5", "data_dir": "/d", "restarts": "1", "restart_epochs": "2"}  # an older run: one start
+
+
+def test_epochs_per_start_cannot_block_the_form_when_there_is_one_start():
+    for text in ("0", "", "x"):
+        assert build_request({"restarts": "1", "restart_epochs": text}).tree_job.restarts == 1
+    with pytest.raises(FormError) as info:
+        build_request({"restarts": "3", "restart_epochs": "0"})
+    assert info.value.field == "restart_epochs"
