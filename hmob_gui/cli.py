@@ -114,7 +114,8 @@ def _train_args(p: argparse.ArgumentParser, epochs: int, lr: float, batch: int, 
     p.add_argument("--augment-shift", type=int, default=shift, metavar="PX",
                    help=f"random translation of up to PX pixels (default {shift})")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--snapshot-every", type=int, default=1000, metavar="N", help="samples between snapshots (default 1000; 0: only at each epoch's end)")
+    p.add_argument("--snapshot-every", type=int, default=1000, metavar="N",
+                   help="samples between snapshots (default 1000; 0: only at each epoch's end)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--threads", type=int, default=0, metavar="N",
                    help="CPU threads for training (default 0: automatic; one for small trees)")

@@ -47,7 +47,7 @@ class StartChoice:
 class StartChosen:
     """Event: the search is over and the long run begins from ``choice.chosen_seed``'s tree."""
 
-    choice: "StartChoice"
+    choice: StartChoice
 
 
 def shared_soft_targets(job, data: DataSplits, teacher, listener, control: TrainingControl) -> torch.Tensor | None:
@@ -97,8 +97,9 @@ def choose_start(job, data: DataSplits, teacher, listener, control: TrainingCont
         result = Trainer(task, probe_data, candidate_job.train, forward, control).run()
         score = result.history[-1]["val_accuracy"] if result.status == "completed" and result.history else float("nan")
         scores.append(score)
-        if best_model is None or (math.isfinite(score) and score > best_score):  # a failed start never wins
-            best_model, best_score, best_seed = model, score if math.isfinite(score) else -math.inf, seed
+        rank = score if math.isfinite(score) else -math.inf  # a failed start never wins
+        if best_model is None or rank > best_score:
+            best_model, best_score, best_seed = model, rank, seed
         if result.status == "stopped":
             break
     scores += [float("nan")] * (n - len(scores))

@@ -224,7 +224,8 @@ class TrainingTask(Protocol):
     model: nn.Module
 
     def prepare(self, data: DataSplits, device: torch.device) -> None: ...
-    def targets(self, x: Tensor, labels: Tensor) -> Tensor: ...
+    def targets(self, x: Tensor, labels: Tensor, listener: Listener | None = None,
+                control: TrainingControl | None = None) -> Tensor | None: ...  # None: stopped meanwhile
     def batch_loss(self, x: Tensor, target: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]: ...
     def evaluate(self, x: Tensor, labels: Tensor, batch_size: int = 2000) -> dict: ...
     def snapshot(self, **info) -> TreeSnapshot | None: ...
@@ -240,7 +241,7 @@ class TeacherTask:
     def prepare(self, data, device):
         pass
 
-    def targets(self, x, labels):
+    def targets(self, x, labels, listener=None, control=None):
         return labels
 
     def batch_loss(self, x, target, labels):
@@ -297,12 +298,14 @@ class TreeTask:
         return teacher_targets_per_shift(self.teacher, x, max_shift, self.temperature,
                                          cache_dir=user_cache_dir() / "teacher-targets", progress=progress)
 
-    def targets(self, x, labels):
+    def targets(self, x, labels, listener=None, control=None):
+        """One-hot labels, or the teacher's soft targets (already computed, or labelled now, obeying stop)."""
         if self.teacher is None:
             return F.one_hot(labels, self.model.config.n_classes).to(x.dtype)
         if self.fixed_targets is not None and len(self.fixed_targets) == len(x):
             return self.fixed_targets
-        return soft_targets(self.teacher, x, self.temperature, batch_size=2048)
+        return label_digits(self.teacher, x, self.temperature, listener or (lambda event: None),
+                            control or TrainingControl())
 
     def batch_loss(self, x, target, labels):
         loss, _, _, out = self.model.loss(x, target)
@@ -432,10 +435,8 @@ class Trainer:
         per_shift = cfg.augment_shift > 0 and getattr(task, "targets_follow_input", False)
         if per_shift:
             targets = task.targets_per_shift(x_train, cfg.augment_shift, self._preparing)
-        elif getattr(task, "teacher", None) is not None and getattr(task, "fixed_targets", None) is None:
-            targets = label_digits(task.teacher, x_train, task.temperature, self._emit, self.control)
         else:
-            targets = task.targets(x_train, y_train)
+            targets = task.targets(x_train, y_train, self._emit, self.control)
         n = len(y_train)
         if n == 0:
             raise ConfigError("the training split is empty")
