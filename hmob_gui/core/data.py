@@ -98,25 +98,39 @@ def missing_files_message(spec: DatasetSpec, folder: Path, reason: str, roles=No
 # --------------------------------------------------------------------------- checksums
 
 
+class _Hashes:
+    """A file's SHA-256 values, each computed once, however many data sets it is compared with."""
+
+    def __init__(self, content: bytes, gz_bytes: bytes | None):
+        self._data = {"content": content, "gz": gz_bytes}
+        self._hex: dict[str, str | None] = {}
+
+    def _get(self, which: str) -> str | None:
+        if which not in self._hex:
+            data = self._data[which]
+            self._hex[which] = hashlib.sha256(data).hexdigest() if data is not None else None
+        return self._hex[which]
+
+    def match(self, f: IdxFile) -> bool:
+        return ((f.content_sha256 is not None and self._get("content") == f.content_sha256)
+                or (f.gz_sha256 is not None and self._get("gz") == f.gz_sha256))
+
+
 def verify_content(f: IdxFile, gz_bytes: bytes | None, content: bytes, source: str) -> None:
     """Accept the file if its content hash, or its original .gz hash, matches."""
     if f.content_sha256 is None and f.gz_sha256 is None:
         return
-    if f.content_sha256 is not None and hashlib.sha256(content).hexdigest() == f.content_sha256:
-        return
-    if f.gz_sha256 is not None and gz_bytes is not None and hashlib.sha256(gz_bytes).hexdigest() == f.gz_sha256:
+    hashes = _Hashes(content, gz_bytes)
+    if hashes.match(f):
         return
     wanted = next((d for d in DATASETS.values() if f in d.files), None)
+    wanted_title = wanted.title if wanted else "the chosen data set"
     for other in DATASETS.values():
-        o = other.file(f.role)
-        if other is not wanted and (
-                (o.content_sha256 is not None and hashlib.sha256(content).hexdigest() == o.content_sha256)
-                or (o.gz_sha256 is not None and gz_bytes is not None
-                    and hashlib.sha256(gz_bytes).hexdigest() == o.gz_sha256)):
+        if other is not wanted and hashes.match(other.file(f.role)):
             raise ChecksumError(
-                f"{source} is {other.title}'s {f.name}, not {wanted.title if wanted else 'the chosen data set'}'s: "
-                f"this folder holds {other.title}. Choose the data set {other.name!r}, or a folder holding "
-                f"{wanted.title if wanted else 'the chosen data set'}'s files (keep this one: it is intact)."
+                f"{source} is {other.title}'s {f.name}, not {wanted_title}'s: this folder holds {other.title}. "
+                f"Choose the data set {other.name!r}, or a folder holding {wanted_title}'s files "
+                "(keep this one: it is intact)."
             )
     raise ChecksumError(
         f"{source}: content does not match the published SHA-256 of {f.name} "
